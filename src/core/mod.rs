@@ -6,3 +6,4 @@ pub mod cost;
 pub mod error;
 pub mod keys;
 pub mod sanitize;
+pub mod sse;
