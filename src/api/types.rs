@@ -1,0 +1,118 @@
+//! TypeScript declarations for the shapes the exports take and return, so the package's
+//! `.d.ts` has no `any` where a shape is known.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** A provider id of the catalog (the built-in ones, or one added with updateCatalog). */
+export type ProviderId =
+  | 'openai' | 'anthropic' | 'google' | 'xai' | 'mistral' | 'cohere' | 'azure' | 'bedrock'
+  | 'vertex' | 'ollama' | 'lmstudio' | 'vllm' | 'openai-compatible'
+  | (string & {});
+
+/** A model of a provider; prices in USD per 1,000 tokens. */
+export interface ProviderModel {
+  id: string;
+  name: string;
+  contextWindow: number;
+  maxOutputTokens: number;
+  inputCostPer1k: number;
+  outputCostPer1k: number;
+  /** Extension: chat or embedding model. */
+  kind: 'chat' | 'embedding';
+  /** Extension: takes image parts. */
+  vision: boolean;
+  /** Extension: takes tools. */
+  functionCalling: boolean;
+  /** Extension: a reasoning model. */
+  reasoning: boolean;
+}
+
+/** A provider of the catalog. */
+export interface ProviderConfig {
+  id: ProviderId;
+  name: string;
+  displayName: string;
+  baseUrl: string;
+  keyFormat: {
+    prefix?: string;
+    /** A JavaScript regular expression source: `new RegExp(pattern).test(key.trim())`. */
+    pattern: string;
+    example: string;
+    /** Extension: the key may be empty (local servers). */
+    optional: boolean;
+  };
+  features: { streaming: boolean; functionCalling: boolean; vision: boolean; embeddings: boolean };
+  models: ProviderModel[];
+  /** Extension: the wire dialect. */
+  protocol: 'openai' | 'azure-openai' | 'anthropic' | 'gemini' | 'vertex' | 'cohere' | 'ollama' | 'bedrock';
+  /** Extension: a server on the user's own machine. */
+  local: boolean;
+  /** Extension: where to get a key. */
+  keysUrl?: string;
+}
+
+/** What validateKeyFormat answers. */
+export interface KeyFormatResult {
+  valid: boolean;
+  /** Why not, for people; never quotes the key. */
+  error?: string;
+}
+
+/** What updateCatalog changed. */
+export interface CatalogUpdateSummary {
+  providersAdded: number;
+  modelsAdded: number;
+  modelsUpdated: number;
+  /** Entries left out: unknown provider, no price, not a chat or embedding model. */
+  skipped: number;
+}
+
+/** One part of a multi-part message. */
+export type ContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image'; data: string; mimeType: string; url?: never }
+  | { type: 'image'; url: string; mimeType?: string; data?: never };
+
+/** A tool call the model made; `arguments` is complete JSON text. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/** One message of a conversation. */
+export type ChatMessage =
+  | { role: 'system' | 'user'; content: string | ContentPart[] }
+  | { role: 'assistant'; content: string | ContentPart[]; toolCalls?: ToolCall[] }
+  | { role: 'tool'; content: string | ContentPart[]; toolCallId: string };
+
+/** A function the model may call. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** A JSON Schema of type object. */
+  parameters: Record<string, unknown>;
+}
+
+/** A chat request, one shape for every provider. */
+export interface ChatRequest {
+  provider: ProviderId;
+  model: string;
+  messages: ChatMessage[];
+  settings?: { temperature?: number; maxTokens?: number; topP?: number; stop?: string | string[] };
+  tools?: ToolDefinition[];
+  toolChoice?: 'auto' | 'none' | 'required' | { name: string };
+  keyId?: string;
+  signal?: AbortSignal;
+}
+
+/** What checkRequest answers. */
+export interface CheckedRequest {
+  /** The request with its settings clamped (the signal left out). */
+  request: Omit<ChatRequest, 'signal'>;
+  /** What was adjusted, for people. */
+  notes: string[];
+}
+"#;
