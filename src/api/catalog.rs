@@ -1,19 +1,13 @@
 //! Catalog exports: synchronous, offline.
 
+use super::convert::{from_value, to_json_text, to_value};
 use super::error::{IntoJs, JsResult};
 use super::state::{with_catalog, with_catalog_mut};
 use crate::core::catalog::{ProviderConfig, ProviderModel};
 use crate::core::chat::ChatRequest;
-use crate::core::error::ByokError;
 use crate::core::{cost, keys, sanitize};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
-
-/// Serializes for JavaScript as plain objects and numbers (no `Map`, no `BigInt`).
-pub(crate) fn to_value<T: Serialize + ?Sized>(v: &T) -> JsResult<JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| super::error::to_js(ByokError::invalid_request(e.to_string())))
-}
 
 /// Every provider with its key format, features and models.
 #[wasm_bindgen(js_name = listProviders, unchecked_return_type = "ProviderConfig[]")]
@@ -80,14 +74,7 @@ pub fn update_catalog(
 ) -> JsResult<JsValue> {
     let text = match json.as_string() {
         Some(s) => s,
-        None => js_sys::JSON::stringify(&json)
-            .ok()
-            .and_then(|s| s.as_string())
-            .ok_or_else(|| {
-                super::error::to_js(ByokError::invalid_request(
-                    "updateCatalog takes JSON text or a plain object",
-                ))
-            })?,
+        None => to_json_text(&json, "updateCatalog's argument")?,
     };
     let summary = with_catalog_mut(|c| c.merge_json(&text)).js()?;
     to_value(&summary)
@@ -99,8 +86,7 @@ pub fn update_catalog(
 pub fn check_request(
     #[wasm_bindgen(unchecked_param_type = "ChatRequest")] request: JsValue,
 ) -> JsResult<JsValue> {
-    let request: ChatRequest = serde_wasm_bindgen::from_value(request)
-        .map_err(|e| super::error::to_js(ByokError::from_decode("request", &e.to_string())))?;
+    let request: ChatRequest = from_value(&request, "request")?;
     let checked = with_catalog(|c| sanitize::check_request(c, request)).js()?;
     #[derive(Serialize)]
     struct Out<'a> {

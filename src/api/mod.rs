@@ -2,6 +2,7 @@
 //! logic. camelCase toward JavaScript, snake_case inside Rust.
 
 pub mod catalog;
+mod convert;
 pub mod error;
 mod state;
 mod types;

@@ -65,8 +65,12 @@ fn token_count(name: &str, n: f64) -> Result<u64> {
 /// - under $0.000001 but above zero: `<$0.000001`; zero: `$0.00`;
 /// - negative amounts (refunds, corrections) get a leading minus.
 pub fn format_cost(usd: f64) -> Result<String> {
-    if !usd.is_finite() {
-        return Err(ByokError::invalid_request("cost must be a finite number"));
+    // Integer arithmetic after one rounding, not `{:.N}`: float formatting would pull
+    // core's flt2dec (Grisu and Dragon4, over 10 KB) into the wasm module for this one call.
+    if !usd.is_finite() || usd.abs() >= 1e15 {
+        return Err(ByokError::invalid_request(
+            "cost must be a finite number of USD below 10^15",
+        ));
     }
     let sign = if usd < 0.0 { "-" } else { "" };
     let abs = usd.abs();
@@ -77,19 +81,29 @@ pub fn format_cost(usd: f64) -> Result<String> {
         return Ok(format!("{sign}<$0.000001"));
     }
     if abs >= 0.995 {
-        let cents = format!("{abs:.2}");
-        let (whole, frac) = cents.split_once('.').unwrap_or((&cents, "00"));
-        return Ok(format!("{sign}${}.{frac}", group_thousands(whole)));
+        let cents = (abs * 100.0).round() as u64;
+        let whole = (cents / 100).to_string();
+        return Ok(format!(
+            "{sign}${}.{:02}",
+            group_thousands(&whole),
+            cents % 100
+        ));
     }
-    // Decimals for two significant digits: 0.0075 has its first digit at place 3 → 4 decimals.
-    let first_digit_place = (-abs.log10()).floor() as i32 + 1;
-    let decimals = (first_digit_place + 1).clamp(2, 6) as usize;
-    let full = format!("{abs:.decimals$}");
+    // Decimals for two significant digits: 0.0075 needs 4 (75 ten-thousandths), 0.5 needs 2.
+    let mut decimals = 2u32;
+    while decimals < 6 && abs * 10f64.powi(decimals as i32) < 10.0 {
+        decimals += 1;
+    }
+    let scale = 10u64.pow(decimals);
+    let scaled = (abs * scale as f64).round() as u64;
+    if scaled >= scale {
+        return Ok(format!("{sign}$1.00"));
+    }
+    let digits = format!("{scaled:0width$}", width = decimals as usize);
     // Rounding can carry into a new digit (0.00999 → 0.0100), and 0.0100 says no more than
     // 0.01: drop trailing zeros past the second decimal.
-    let min_len = full.len() - (decimals - 2);
-    let text = &full[..full.trim_end_matches('0').len().max(min_len)];
-    Ok(format!("{sign}${text}"))
+    let kept = digits.trim_end_matches('0').len().max(2);
+    Ok(format!("{sign}$0.{}", &digits[..kept]))
 }
 
 fn group_thousands(digits: &str) -> String {
@@ -193,6 +207,10 @@ mod tests {
             (12.345, "$12.35"),
             (1234.5, "$1,234.50"),
             (1_234_567.891, "$1,234,567.89"),
+            (0.994, "$0.99"),
+            (0.000_075, "$0.000075"),
+            (0.000_02, "$0.00002"),
+            (0.0105, "$0.011"),
             (-0.25, "-$0.25"),
             (-1500.0, "-$1,500.00"),
         ];
@@ -201,5 +219,6 @@ mod tests {
         }
         assert!(format_cost(f64::NAN).is_err());
         assert!(format_cost(f64::INFINITY).is_err());
+        assert!(format_cost(1e300).is_err());
     }
 }

@@ -297,7 +297,7 @@ fn clamp_settings(s: &mut Settings, model_max_out: u64, notes: &mut Vec<String>)
         }
         let c = t.clamp(0.0, 2.0);
         if c != t {
-            notes.push(format!("temperature {t} clamped to {c}"));
+            notes.push(format!("temperature {} clamped to {}", num(t), num(c)));
             s.temperature = Some(c);
         }
     }
@@ -307,7 +307,7 @@ fn clamp_settings(s: &mut Settings, model_max_out: u64, notes: &mut Vec<String>)
         }
         let c = p.clamp(0.0, 1.0);
         if c != p {
-            notes.push(format!("topP {p} clamped to {c}"));
+            notes.push(format!("topP {} clamped to {}", num(p), num(c)));
             s.top_p = Some(c);
         }
     }
@@ -317,7 +317,8 @@ fn clamp_settings(s: &mut Settings, model_max_out: u64, notes: &mut Vec<String>)
         }
         if model_max_out > 0 && m > model_max_out as f64 {
             notes.push(format!(
-                "maxTokens {m} clamped to the model's limit of {model_max_out}"
+                "maxTokens {} clamped to the model's limit of {model_max_out}",
+                num(m)
             ));
             s.max_tokens = Some(model_max_out as f64);
         }
@@ -334,6 +335,12 @@ fn clamp_settings(s: &mut Settings, model_max_out: u64, notes: &mut Vec<String>)
         }
     }
     Ok(())
+}
+
+/// A number for a note, via serde_json's formatter: `{}` on an f64 would pull core's float
+/// formatting (over 10 KB of wasm) in for a message.
+fn num(x: f64) -> String {
+    serde_json::Value::from(x).to_string()
 }
 
 #[cfg(test)]

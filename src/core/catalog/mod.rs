@@ -114,7 +114,9 @@ impl Catalog {
         let value: serde_json::Value = parse(json)?;
         let mut next = self.clone();
         let summary = if value.get("providers").is_some() {
-            let doc: CatalogJson = serde_json::from_value(value).map_err(bad_catalog)?;
+            // Parsed again from the text rather than from `value`: a second set of serde
+            // visitors for every catalog type (from_value) would cost kilobytes of wasm.
+            let doc: CatalogJson = parse(json)?;
             let mut summary = UpdateSummary::default();
             for p in doc.providers {
                 next.merge_provider(convert::provider_from_json(p)?, &mut summary);
