@@ -9,6 +9,7 @@ import { join, normalize, extname, dirname, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startStandin } from '../tests/standin/server.mjs';
 
+const DEMO_KEY = 'sk-proj-standinVALIDkey0000000000000000000000';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
@@ -39,7 +40,8 @@ export async function startDevServer({ port = 0, standinUrl = null } = {}) {
       const path = new URL(req.url, 'http://x').pathname;
       if (path === '/config.json') {
         res.writeHead(200, { ...headers, 'content-type': 'application/json' });
-        res.end(JSON.stringify({ standinUrl }));
+        // The stand-in's own test key, so the demo works out of the box; it opens nothing real.
+        res.end(JSON.stringify({ standinUrl, demoKey: standinUrl ? DEMO_KEY : null }));
         return;
       }
       let file = resolvePath(path);

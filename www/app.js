@@ -77,6 +77,113 @@ function checkKey(providers) {
   verdict.className = result.valid ? 'ok' : 'bad';
 }
 
+function showError(node, e) {
+  node.textContent = e ? `${e.code ?? 'ERROR'}: ${e.message}` : '';
+}
+
+/** The vault and chat panel. The key is read once from the form and never kept here. */
+async function setupVault(providers, config) {
+  const vault = await byok.Vault.open('byok-demo');
+  let controller = null;
+
+  const refresh = async () => {
+    $('vault-status').textContent = vault.status();
+    const unlocked = vault.status() === 'unlocked';
+    $('add-submit').disabled = !unlocked;
+    $('chat-send').disabled = !unlocked;
+    $('vault-open').textContent = vault.status() === 'empty' ? 'Create vault' : 'Unlock';
+    const list = $('key-list');
+    list.replaceChildren();
+    if (!unlocked) return;
+    const keys = await vault.listKeys();
+    for (const k of keys) {
+      const used = k.lastUsed ? new Date(k.lastUsed).toLocaleTimeString() : 'never';
+      list.append(el('li', { 'data-key-id': k.id },
+        `${k.label} · ${k.provider} · ${k.keyPrefix} · used ${used}`));
+    }
+    const provider = keys[0]?.provider;
+    const models = $('chat-model');
+    const current = models.value;
+    models.replaceChildren();
+    for (const m of providers.find((p) => p.id === provider)?.models ?? []) {
+      if (m.kind === 'chat') models.append(el('option', { value: m.id }, m.name));
+    }
+    if (current) models.value = current;
+    models.dataset.provider = provider ?? '';
+  };
+  vault.subscribe(() => { refresh().catch(() => {}); });
+
+  $('vault-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    showError($('vault-error'), null);
+    const pass = $('vault-pass').value;
+    try {
+      if (vault.status() === 'empty') await vault.create(pass);
+      else await vault.unlock(pass);
+      $('vault-pass').value = '';
+    } catch (err) {
+      showError($('vault-error'), err);
+    }
+    await refresh();
+  });
+  $('vault-lock').addEventListener('click', () => { vault.lock(); refresh(); });
+
+  for (const p of providers) $('add-provider').append(el('option', { value: p.id }, p.displayName));
+  if (config.standinUrl && config.demoKey) {
+    $('add-provider').value = 'openai';
+    $('add-key').value = config.demoKey;
+    $('add-base').value = `${config.standinUrl.replace(/\/$/, '')}/openai/v1`;
+  }
+  $('add-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const out = $('add-result');
+    out.textContent = 'Checking with the provider…';
+    out.className = '';
+    try {
+      const r = await vault.addKey($('add-provider').value, $('add-key').value,
+        { baseUrl: $('add-base').value || undefined, label: 'demo' });
+      out.textContent = r.valid ? `✓ stored (${r.models?.length ?? 0} models)` : `✗ ${r.code}: ${r.error}`;
+      out.className = r.valid ? 'ok' : 'bad';
+      if (r.valid) $('add-key').value = '';
+    } catch (err) {
+      showError(out, err);
+      out.className = 'bad';
+    }
+    await refresh();
+  });
+
+  $('chat-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const output = $('chat-output');
+    output.textContent = '';
+    $('chat-meta').textContent = '';
+    controller = new AbortController();
+    $('chat-stop').disabled = false;
+    try {
+      const request = {
+        provider: $('chat-model').dataset.provider, model: $('chat-model').value,
+        messages: [{ role: 'user', content: $('chat-prompt').value }],
+        signal: controller.signal,
+      };
+      for await (const chunk of vault.streamChat(request)) {
+        if (chunk.type === 'content') output.textContent += chunk.delta;
+        if (chunk.type === 'done') {
+          const cost = chunk.cost === null ? 'no price' : byok.formatCost(chunk.cost);
+          $('chat-meta').textContent =
+            `${chunk.usage.inputTokens} in · ${chunk.usage.outputTokens} out · ${cost} · ${chunk.finishReason}`;
+        }
+      }
+    } catch (err) {
+      showError($('chat-meta'), err);
+    } finally {
+      $('chat-stop').disabled = true;
+      controller = null;
+    }
+  });
+  $('chat-stop').addEventListener('click', () => controller?.abort());
+  await refresh();
+}
+
 async function main() {
   await init();
   const providers = byok.listProviders();
@@ -100,12 +207,14 @@ async function main() {
   renderProviders(providers, '');
   $('catalog-filter').addEventListener('input', (e) => renderProviders(providers, e.target.value));
 
+  let config = {};
   try {
-    const config = await (await fetch('./config.json', { cache: 'no-store' })).json();
+    config = await (await fetch('./config.json', { cache: 'no-store' })).json();
     if (config.standinUrl) $('standin').textContent = config.standinUrl;
   } catch {
     // A static deployment has no dev config: the stand-in line keeps saying "none".
   }
+  await setupVault(providers, config);
   document.body.dataset.ready = 'true';
 }
 

@@ -32,6 +32,16 @@ pub fn to_json_text(v: &JsValue, what: &str) -> JsResult<String> {
 
 /// A JavaScript value decoded into a Rust type; errors name the field, never quote values.
 pub fn from_value<T: DeserializeOwned>(v: &JsValue, what: &str) -> JsResult<T> {
-    let text = to_json_text(v, what)?;
-    serde_json::from_str(&text).map_err(|e| to_js(ByokError::from_decode(what, &e.to_string())))
+    decode(v, what).map_err(to_js)
+}
+
+/// [`from_value`] with the error still a Rust one, for use inside async exports.
+pub fn decode<T: DeserializeOwned>(v: &JsValue, what: &str) -> crate::core::error::Result<T> {
+    let text = js_sys::JSON::stringify(v)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| {
+            ByokError::invalid_request(format!("{what} must be a plain JSON-compatible object"))
+        })?;
+    serde_json::from_str(&text).map_err(|e| ByokError::from_decode(what, &e.to_string()))
 }

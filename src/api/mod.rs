@@ -2,7 +2,9 @@
 //! logic. camelCase toward JavaScript, snake_case inside Rust.
 
 pub mod catalog;
+pub mod chat;
 mod convert;
 pub mod error;
 mod state;
 mod types;
+pub mod vault;

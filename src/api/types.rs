@@ -108,6 +108,87 @@ export interface ChatRequest {
   signal?: AbortSignal;
 }
 
+/** Token counts of a call. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+
+/** Why generation stopped. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'other';
+
+/** One chunk of streamChat; `done` comes last. */
+export type ChatChunk =
+  | { type: 'content'; delta: string }
+  | { type: 'tool_call'; id: string; name: string; argumentsDelta: string }
+  | { type: 'usage'; usage: Usage }
+  | { type: 'done'; finishReason: FinishReason; usage: Usage; cost: number | null };
+
+/** What collectStream and sendChat resolve to. */
+export interface ChatResult {
+  content: string;
+  toolCalls: ToolCall[];
+  usage: Usage;
+  /** USD from the catalog, or null when the catalog has no price for the model. */
+  cost: number | null;
+  finishReason: FinishReason;
+  provider: ProviderId;
+  model: string;
+}
+
+/** Options of Vault.create. */
+export interface VaultCreateOptions {
+  mode?: 'passphrase' | 'device' | 'session';
+  /** Idle time before the vault locks itself (default 15 minutes; 0 turns it off). */
+  autoLockMs?: number;
+  /** PBKDF2 iterations, 600,000 or more. */
+  iterations?: number;
+}
+
+/** Options of addKey. */
+export interface AddKeyOptions {
+  label?: string;
+  /** `https:`, or `http:` on a loopback host only. */
+  baseUrl?: string;
+  /** Ask the provider before storing (default true). */
+  validate?: boolean;
+}
+
+/** What addKey and validateKey answer. */
+export interface KeyCheckResult {
+  valid: boolean;
+  /** The stored key's id (addKey). */
+  id?: string;
+  /** The model ids the key can see. */
+  models?: string[];
+  error?: string;
+  code?: string;
+}
+
+/** A stored key, never in plain text. */
+export interface StoredKey {
+  id: string;
+  provider: ProviderId;
+  label: string;
+  /** The formatKeyDisplay form. */
+  keyPrefix: string;
+  baseUrl?: string;
+  createdAt: number;
+  lastUsed: number | null;
+  isValid: boolean;
+  rotatedAt?: number;
+}
+
+/** An encrypted backup of a vault's keys (exportBackup, Vault.importBackup). */
+export interface BackupDocument {
+  format: 'byok-backup';
+  version: number;
+  createdAt: number;
+  kdf: { algorithm: 'PBKDF2-SHA256'; iterations: number; salt: string };
+  sealed: { iv: string; ct: string };
+}
+
 /** What checkRequest answers. */
 export interface CheckedRequest {
   /** The request with its settings clamped (the signal left out). */

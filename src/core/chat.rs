@@ -44,7 +44,7 @@ pub enum ContentPart {
 }
 
 /// A message's content: a plain string or a list of parts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content {
     /// Plain text.
@@ -121,7 +121,7 @@ pub struct Message {
 }
 
 /// Stop sequences: one string or several.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Stop {
     /// One sequence.
@@ -177,7 +177,7 @@ fn empty_object_schema() -> serde_json::Value {
 }
 
 /// Whether and which tool the model must call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ToolChoice {
     /// `'auto' | 'none' | 'required'`.
@@ -190,7 +190,7 @@ pub enum ToolChoice {
 }
 
 /// The string forms of [`ToolChoice`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ToolMode {
     /// The model decides.
@@ -229,6 +229,111 @@ pub struct ChatRequest {
     pub signal: Option<serde::de::IgnoredAny>,
 }
 
+// `#[serde(untagged)]` deserializers buffer the input into serde's `Content` tree and try each
+// variant in turn: several kilobytes of wasm each, and errors that say only "did not match any
+// variant". These visitors dispatch on the JSON type directly.
+
+struct ContentVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ContentVisitor {
+    type Value = Content;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a string or an array of content parts")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Content, E> {
+        Ok(Content::Text(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Content, E> {
+        Ok(Content::Text(v))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Content, E> {
+        Ok(Content::default())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
+        let mut parts = Vec::new();
+        while let Some(p) = seq.next_element()? {
+            parts.push(p);
+        }
+        Ok(Content::Parts(parts))
+    }
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ContentVisitor)
+    }
+}
+
+struct StopVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StopVisitor {
+    type Value = Stop;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Stop, E> {
+        Ok(Stop::One(v.to_owned()))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Stop, A::Error> {
+        let mut all = Vec::new();
+        while let Some(s) = seq.next_element()? {
+            all.push(s);
+        }
+        Ok(Stop::Many(all))
+    }
+}
+
+impl<'de> Deserialize<'de> for Stop {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StopVisitor)
+    }
+}
+
+struct ToolChoiceVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ToolChoiceVisitor {
+    type Value = ToolChoice;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("'auto', 'none', 'required' or { name }")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ToolChoice, E> {
+        match v {
+            "auto" => Ok(ToolChoice::Mode(ToolMode::Auto)),
+            "none" => Ok(ToolChoice::Mode(ToolMode::None)),
+            "required" => Ok(ToolChoice::Mode(ToolMode::Required)),
+            _ => Err(E::unknown_variant(v, &["auto", "none", "required"])),
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ToolChoice, A::Error> {
+        let mut name: Option<String> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key != "name" {
+                return Err(serde::de::Error::unknown_field(&key, &["name"]));
+            }
+            name = Some(map.next_value()?);
+        }
+        name.map(|name| ToolChoice::Named { name })
+            .ok_or_else(|| serde::de::Error::missing_field("name"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ToolChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ToolChoiceVisitor)
+    }
+}
+
 /// Why generation stopped, in one vocabulary for every provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -255,4 +360,43 @@ pub struct Usage {
     pub output_tokens: u64,
     /// Their sum.
     pub total_tokens: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_stop_and_tool_choice_decode_by_json_type() {
+        let m: Message = serde_json::from_str(r#"{"role":"user","content":"hi"}"#).unwrap();
+        assert_eq!(m.content, Content::Text("hi".into()));
+        let m: Message = serde_json::from_str(
+            r#"{"role":"user","content":[{"type":"text","text":"a"},{"type":"image","url":"https://x/y.png"}]}"#,
+        )
+        .unwrap();
+        assert!(m.content.has_image());
+        assert_eq!(m.content.text(), "a");
+        let m: Message = serde_json::from_str(r#"{"role":"assistant","content":null}"#).unwrap();
+        assert!(m.content.is_empty());
+        assert!(serde_json::from_str::<Message>(r#"{"role":"user","content":5}"#).is_err());
+
+        let s: Settings = serde_json::from_str(r#"{"stop":"END"}"#).unwrap();
+        assert_eq!(s.stop.unwrap().to_vec(), vec!["END"]);
+        let s: Settings = serde_json::from_str(r#"{"stop":["a","b"]}"#).unwrap();
+        assert_eq!(s.stop.unwrap().to_vec(), vec!["a", "b"]);
+
+        for (json, want) in [
+            (r#""auto""#, ToolChoice::Mode(ToolMode::Auto)),
+            (r#""none""#, ToolChoice::Mode(ToolMode::None)),
+            (r#""required""#, ToolChoice::Mode(ToolMode::Required)),
+            (r#"{"name":"f"}"#, ToolChoice::Named { name: "f".into() }),
+        ] {
+            assert_eq!(serde_json::from_str::<ToolChoice>(json).unwrap(), want);
+            let back = serde_json::to_string(&want).unwrap();
+            assert_eq!(serde_json::from_str::<ToolChoice>(&back).unwrap(), want);
+        }
+        for bad in [r#""sometimes""#, r#"{}"#, r#"{"name":"f","x":1}"#, "3"] {
+            assert!(serde_json::from_str::<ToolChoice>(bad).is_err(), "{bad}");
+        }
+    }
 }

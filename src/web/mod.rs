@@ -1,4 +1,9 @@
 //! The browser shell (wasm32 only): the one place that touches WebCrypto, IndexedDB and fetch.
 //! Everything is reached through the global scope (`js_sys::global()`), never `window`, so
-//! byok runs in a page, a Web Worker and a Service Worker alike. The vault and the transport
-//! land here with their issue; the catalog needs no browser API.
+//! byok runs in a page, a Web Worker and a Service Worker alike.
+
+pub mod client;
+pub mod crypto;
+pub mod fetch;
+pub mod store;
+pub mod vault;

@@ -1,0 +1,3 @@
+pub mod collect;
+pub mod protocol;
+pub mod retry;

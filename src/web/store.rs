@@ -1,0 +1,304 @@
+//! Persistence of the vault: IndexedDB through rexie, or memory for session vaults.
+//!
+//! rexie is a thin layer over `idb` in maintenance mode: its errors say only "idb error", it has
+//! no upgrade callback (stores are declared per schema version in its builder) and it keeps
+//! IndexedDB's auto-commit. So it stays behind this small type, every error becomes
+//! `STORAGE_FAILED` with the DOMException name, and nothing awaits anything but IndexedDB inside
+//! a transaction (WebCrypto work is done before one is opened; an await on anything else would
+//! let IndexedDB commit the transaction early).
+
+use crate::core::error::{ByokError, ErrorCode, Result};
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::CryptoKey;
+
+/// The schema version. Version 1: `meta` (the vault record) and `keys` (one record per key),
+/// both keyed by `id`. A new version adds its stores in [`IdbStore::open`] and, where records
+/// change shape, an explicit migration step run after opening.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META: &str = "meta";
+const KEYS: &str = "keys";
+const META_ID: &str = "vault";
+
+/// The vault record as stored: its JSON, and in device mode the non-extractable device key,
+/// which IndexedDB keeps by structured clone (it never exists as bytes outside the browser).
+#[derive(Clone)]
+pub struct StoredMeta {
+    /// `VaultMeta` as JSON.
+    pub json: String,
+    /// The device key of a device-mode vault.
+    pub device_key: Option<CryptoKey>,
+}
+
+/// Where a vault keeps its records.
+#[derive(Clone)]
+pub enum Store {
+    /// A vault that persists, in an IndexedDB database of its own.
+    Idb(IdbStore),
+    /// A session vault: nothing is written anywhere.
+    Memory(MemoryStore),
+}
+
+/// The IndexedDB database of one vault.
+#[derive(Clone)]
+pub struct IdbStore {
+    db: Rc<Rexie>,
+}
+
+/// Records in memory, for session vaults.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Rc<RefCell<MemoryInner>>,
+}
+
+#[derive(Default)]
+struct MemoryInner {
+    meta: Option<StoredMeta>,
+    keys: BTreeMap<String, String>,
+}
+
+/// The database name of the vault called `name`.
+pub fn database_name(name: &str) -> String {
+    format!("byok-vault:{name}")
+}
+
+fn storage_error(what: &str, e: rexie::Error) -> ByokError {
+    // The idb error's text names the DOMException (QuotaExceededError, VersionError, ...);
+    // it never holds record contents.
+    let detail = match &e {
+        rexie::Error::IdbError(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    ByokError::new(
+        ErrorCode::StorageFailed,
+        format!("IndexedDB refused to {what}: {detail}"),
+    )
+}
+
+fn record(id: &str, json: &str) -> Result<JsValue> {
+    let obj = js_sys::Object::new();
+    let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&obj, &k.into(), v);
+    set("id", &id.into())
+        .and_then(|_| set("json", &json.into()))
+        .map_err(|_| ByokError::new(ErrorCode::StorageFailed, "cannot build a record"))?;
+    Ok(obj.into())
+}
+
+fn meta_value(m: &StoredMeta) -> Result<JsValue> {
+    let v = record(META_ID, &m.json)?;
+    if let Some(k) = &m.device_key {
+        js_sys::Reflect::set(&v, &"deviceKey".into(), k).map_err(|_| {
+            ByokError::new(ErrorCode::StorageFailed, "cannot build the vault record")
+        })?;
+    }
+    Ok(v)
+}
+
+fn field(v: &JsValue, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(v, &name.into())
+        .ok()
+        .filter(|x| !x.is_undefined() && !x.is_null())
+}
+
+fn json_of(v: &JsValue) -> Result<String> {
+    field(v, "json").and_then(|j| j.as_string()).ok_or_else(|| {
+        ByokError::new(
+            ErrorCode::DecryptionFailed,
+            "a stored vault record is corrupt (no JSON body)",
+        )
+    })
+}
+
+impl IdbStore {
+    /// Opens (creating or upgrading) the database of vault `name`.
+    pub async fn open(name: &str) -> Result<Self> {
+        let db = Rexie::builder(&database_name(name))
+            .version(SCHEMA_VERSION)
+            .add_object_store(ObjectStore::new(META).key_path("id"))
+            .add_object_store(ObjectStore::new(KEYS).key_path("id"))
+            .build()
+            .await
+            .map_err(|e| storage_error("open the vault database", e))?;
+        Ok(IdbStore { db: Rc::new(db) })
+    }
+
+    async fn get_meta(&self) -> Result<Option<StoredMeta>> {
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error("read the vault", e))?;
+        let store = tx
+            .store(META)
+            .map_err(|e| storage_error("read the vault", e))?;
+        let value = store
+            .get(META_ID.into())
+            .await
+            .map_err(|e| storage_error("read the vault", e))?;
+        let Some(v) = value else { return Ok(None) };
+        Ok(Some(StoredMeta {
+            json: json_of(&v)?,
+            device_key: field(&v, "deviceKey").and_then(|k| k.dyn_into::<CryptoKey>().ok()),
+        }))
+    }
+
+    async fn create_meta(&self, meta: &StoredMeta) -> Result<()> {
+        let value = meta_value(meta)?;
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadWrite)
+            .map_err(|e| storage_error("create the vault", e))?;
+        let store = tx
+            .store(META)
+            .map_err(|e| storage_error("create the vault", e))?;
+        store.add(&value, None).await.map_err(|e| {
+            let mut err = storage_error("create the vault", e);
+            err.message
+                .push_str(" (was it created in another tab? reopen it)");
+            err
+        })?;
+        tx.done()
+            .await
+            .map_err(|e| storage_error("commit the vault", e))?;
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        meta: Option<&StoredMeta>,
+        puts: &[(&str, &str)],
+        deletes: &[&str],
+    ) -> Result<()> {
+        let mut stores = Vec::new();
+        if meta.is_some() {
+            stores.push(META);
+        }
+        if !puts.is_empty() || !deletes.is_empty() {
+            stores.push(KEYS);
+        }
+        if stores.is_empty() {
+            return Ok(());
+        }
+        // Build every value before the transaction opens: nothing but IndexedDB requests may be
+        // awaited while it is open.
+        let meta_value = meta.map(meta_value).transpose()?;
+        let key_values: Vec<JsValue> = puts
+            .iter()
+            .map(|(id, json)| record(id, json))
+            .collect::<Result<_>>()?;
+        let tx = self
+            .db
+            .transaction(&stores, TransactionMode::ReadWrite)
+            .map_err(|e| storage_error("write the vault", e))?;
+        if let Some(v) = meta_value {
+            let store = tx
+                .store(META)
+                .map_err(|e| storage_error("write the vault", e))?;
+            store
+                .put(&v, None)
+                .await
+                .map_err(|e| storage_error("write the vault", e))?;
+        }
+        if !key_values.is_empty() || !deletes.is_empty() {
+            let store = tx
+                .store(KEYS)
+                .map_err(|e| storage_error("write a key", e))?;
+            for v in &key_values {
+                store
+                    .put(v, None)
+                    .await
+                    .map_err(|e| storage_error("write a key", e))?;
+            }
+            for id in deletes {
+                store
+                    .delete((*id).into())
+                    .await
+                    .map_err(|e| storage_error("remove a key", e))?;
+            }
+        }
+        tx.done()
+            .await
+            .map_err(|e| storage_error("commit the vault", e))?;
+        Ok(())
+    }
+
+    async fn keys(&self) -> Result<Vec<String>> {
+        let tx = self
+            .db
+            .transaction(&[KEYS], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error("list keys", e))?;
+        let store = tx.store(KEYS).map_err(|e| storage_error("list keys", e))?;
+        let values = store
+            .get_all(None, None)
+            .await
+            .map_err(|e| storage_error("list keys", e))?;
+        // A record without a JSON body is skipped here and reported by the vault as corrupt
+        // when it is asked for by id: one bad record must not hide the others.
+        Ok(values.iter().filter_map(|v| json_of(v).ok()).collect())
+    }
+}
+
+impl Store {
+    /// The vault record, if the vault exists.
+    pub async fn get_meta(&self) -> Result<Option<StoredMeta>> {
+        match self {
+            Store::Idb(s) => s.get_meta().await,
+            Store::Memory(m) => Ok(m.inner.borrow().meta.clone()),
+        }
+    }
+
+    /// Writes the record of a new vault; fails if one exists already (another tab created it
+    /// first), so two tabs can never both create a data key and lose each other's keys.
+    pub async fn create_meta(&self, meta: &StoredMeta) -> Result<()> {
+        match self {
+            Store::Idb(s) => s.create_meta(meta).await,
+            Store::Memory(m) => {
+                m.inner.borrow_mut().meta = Some(meta.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// Every key record's JSON.
+    pub async fn keys(&self) -> Result<Vec<String>> {
+        match self {
+            Store::Idb(s) => s.keys().await,
+            Store::Memory(m) => Ok(m.inner.borrow().keys.values().cloned().collect()),
+        }
+    }
+
+    /// Writes, all or nothing: the vault record (if given), key records, and key deletions.
+    pub async fn write(
+        &self,
+        meta: Option<&StoredMeta>,
+        puts: &[(&str, &str)],
+        deletes: &[&str],
+    ) -> Result<()> {
+        match self {
+            Store::Idb(s) => s.write(meta, puts, deletes).await,
+            Store::Memory(m) => {
+                let mut inner = m.inner.borrow_mut();
+                if let Some(meta) = meta {
+                    inner.meta = Some(meta.clone());
+                }
+                for (id, json) in puts {
+                    inner.keys.insert((*id).to_owned(), (*json).to_owned());
+                }
+                for id in deletes {
+                    inner.keys.remove(*id);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Forgets everything a memory store holds (a session vault at lock).
+    pub fn clear_memory(&self) {
+        if let Store::Memory(m) = self {
+            *m.inner.borrow_mut() = MemoryInner::default();
+        }
+    }
+}
