@@ -2,13 +2,13 @@
 //! validating a key, and streaming a chat as batches of chunks.
 
 use crate::core::base_url;
-use crate::core::catalog::{Catalog, Protocol, Provider};
+use crate::core::catalog::{Catalog, Provider};
 use crate::core::chat::{ChatRequest, Usage};
 use crate::core::collect::ChatResult;
 use crate::core::cost;
 use crate::core::error::{ByokError, ErrorCode, Result};
 use crate::core::keys;
-use crate::core::protocol::{openai, Chunk, Endpoint, HttpRequest, StreamDecoder};
+use crate::core::protocol::{wire_for, Chunk, Endpoint, HttpRequest, StreamDecoder, Wire};
 use crate::core::retry::{self, RetryPolicy};
 use crate::web::fetch::{self, Answer, Body};
 use web_sys::AbortSignal;
@@ -53,28 +53,6 @@ impl Target {
             secret: self.secret.as_str(),
         }
     }
-
-    fn unsupported(&self) -> ByokError {
-        ByokError::new(
-            ErrorCode::UnsupportedProvider,
-            format!(
-                "byok cannot call {} from the browser yet",
-                self.provider.display_name
-            ),
-        )
-        .with_provider(&self.provider.id)
-    }
-
-    fn map_error(&self, status: u16, retry_after_ms: Option<u64>, body: &str) -> ByokError {
-        openai::map_error(
-            &self.provider.display_name,
-            &self.provider.id,
-            status,
-            retry_after_ms,
-            body,
-            &[self.secret.as_str()],
-        )
-    }
 }
 
 /// The base URL to use: a custom one (checked: https, or http on loopback), else the catalog's
@@ -94,6 +72,7 @@ pub fn resolve_base_url(provider: &Provider, custom: Option<&str>) -> Result<Str
 /// retried with backoff; anything else fails at once.
 async fn send_with_retry(
     target: &Target,
+    wire: &dyn Wire,
     req: &HttpRequest,
     signal: Option<&AbortSignal>,
 ) -> Result<Answer> {
@@ -110,7 +89,14 @@ async fn send_with_retry(
                     .text(MAX_ERROR_BODY_BYTES, signal)
                     .await
                     .unwrap_or_default();
-                target.map_error(status, wait, &body)
+                wire.map_error(
+                    &target.provider.display_name,
+                    &target.provider.id,
+                    status,
+                    wait,
+                    &body,
+                    &[target.secret.as_str()],
+                )
             }
             Err(e) => e.with_provider(&target.provider.id),
         };
@@ -139,16 +125,12 @@ pub async fn validate(
         )
         .with_provider(&target.provider.id));
     }
-    let req = match target.provider.protocol {
-        Protocol::Openai => {
-            let d = openai::dialect_for(&target.provider, None);
-            openai::models_request(&d, &target.endpoint())
-        }
-        _ => return Err(target.unsupported()),
-    };
-    let answer = send_with_retry(target, &req, signal).await?;
+    let wire = wire_for(&target.provider, None)?;
+    let req = wire.models_request(&target.endpoint())?;
+    let answer = send_with_retry(target, wire.as_ref(), &req, signal).await?;
     let body = answer.text(MAX_BODY_BYTES, signal).await?;
-    openai::parse_models(&body).map_err(|e| e.with_provider(&target.provider.id))
+    wire.parse_models(&body)
+        .map_err(|e| e.with_provider(&target.provider.id))
 }
 
 /// A chat being streamed: batches of chunks, one batch per network read.
@@ -170,20 +152,10 @@ pub async fn start_stream(
     signal: Option<AbortSignal>,
 ) -> Result<ChatStream> {
     let model = catalog.model(&target.provider.id, &request.model).ok();
-    let (req, decoder): (HttpRequest, Box<dyn StreamDecoder>) = match target.provider.protocol {
-        Protocol::Openai => {
-            let d = openai::dialect_for(&target.provider, model);
-            (
-                openai::chat_request(&d, &target.endpoint(), request, true)?,
-                Box::new(openai::OpenAiStream::new(
-                    &target.provider.display_name,
-                    &target.endpoint(),
-                )),
-            )
-        }
-        _ => return Err(target.unsupported()),
-    };
-    let answer = send_with_retry(&target, &req, signal.as_ref()).await?;
+    let wire = wire_for(&target.provider, model)?;
+    let req = wire.chat_request(&target.endpoint(), request, true)?;
+    let decoder = wire.stream_decoder(&target.provider.display_name, &target.endpoint());
+    let answer = send_with_retry(&target, wire.as_ref(), &req, signal.as_ref()).await?;
     Ok(ChatStream {
         model: request.model.clone(),
         body: answer.into_body()?,
@@ -288,16 +260,13 @@ pub async fn send_chat(
     signal: Option<AbortSignal>,
 ) -> Result<ChatResult> {
     let model = catalog.model(&target.provider.id, &request.model).ok();
-    let req = match target.provider.protocol {
-        Protocol::Openai => {
-            let d = openai::dialect_for(&target.provider, model);
-            openai::chat_request(&d, &target.endpoint(), request, false)?
-        }
-        _ => return Err(target.unsupported()),
-    };
-    let answer = send_with_retry(&target, &req, signal.as_ref()).await?;
+    let wire = wire_for(&target.provider, model)?;
+    let req = wire.chat_request(&target.endpoint(), request, false)?;
+    let answer = send_with_retry(&target, wire.as_ref(), &req, signal.as_ref()).await?;
     let body = answer.text(MAX_BODY_BYTES, signal.as_ref()).await?;
-    let r = openai::parse_chat_response(&body).map_err(|e| e.with_provider(&target.provider.id))?;
+    let r = wire
+        .parse_chat_response(&body)
+        .map_err(|e| e.with_provider(&target.provider.id))?;
     let price = |m: &str| {
         cost::cost_femto(
             catalog,

@@ -14,11 +14,120 @@ use core::fmt;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::core::chat::{FinishReason, ToolCall, Usage};
+use crate::core::catalog::{Model, Protocol, Provider};
+use crate::core::chat::{ChatRequest, FinishReason, ToolCall, Usage};
 use crate::core::error::{ByokError, ErrorCode, Result};
 use crate::core::keys;
 
 pub mod openai;
+
+/// One wire dialect, as the browser shell drives it: build a request, send it, read the answer
+/// with [`Wire::parse_chat_response`] or a [`Wire::stream_decoder`], map an error status.
+/// [`wire_for`] picks the implementation for a provider; adding a dialect means one module
+/// implementing this trait and one line there.
+pub trait Wire {
+    /// The chat request, streamed or not.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_REQUEST` for what the dialect cannot carry.
+    fn chat_request(
+        &self,
+        ep: &Endpoint<'_>,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<HttpRequest>;
+
+    /// The cheapest request that proves a key, normally the model list.
+    ///
+    /// # Errors
+    ///
+    /// When the provider has no such request.
+    fn models_request(&self, ep: &Endpoint<'_>) -> Result<HttpRequest>;
+
+    /// The model ids in the answer to [`Wire::models_request`].
+    ///
+    /// # Errors
+    ///
+    /// When the body is not a model list (or is an error object sent with 200).
+    fn parse_models(&self, body: &str) -> Result<Vec<String>>;
+
+    /// A whole, non-streamed answer.
+    ///
+    /// # Errors
+    ///
+    /// When the body is not an answer (or is an error object sent with 200).
+    fn parse_chat_response(&self, body: &str) -> Result<ChatResponse>;
+
+    /// A decoder for a streamed answer from `ep`.
+    fn stream_decoder(&self, provider_name: &str, ep: &Endpoint<'_>) -> Box<dyn StreamDecoder>;
+
+    /// The error of a non-2xx answer, its body redacted of `secrets`.
+    fn map_error(
+        &self,
+        provider_name: &str,
+        provider_id: &str,
+        status: u16,
+        retry_after_ms: Option<u64>,
+        body: &str,
+        secrets: &[&str],
+    ) -> ByokError;
+
+    /// The embeddings request, where the dialect has one.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_REQUEST` when the dialect has no embeddings.
+    fn embed_request(
+        &self,
+        ep: &Endpoint<'_>,
+        model: &str,
+        input: &[String],
+    ) -> Result<HttpRequest> {
+        let _ = (model, input);
+        Err(ByokError::invalid_request(format!(
+            "{} has no embeddings endpoint",
+            ep.provider
+        )))
+    }
+
+    /// The vectors and usage of an embeddings answer.
+    ///
+    /// # Errors
+    ///
+    /// When the body is not an embeddings answer.
+    fn parse_embeddings(&self, body: &str) -> Result<Embeddings> {
+        let _ = body;
+        Err(ByokError::invalid_request("this dialect has no embeddings"))
+    }
+}
+
+/// Vectors of an embeddings answer, in input order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Embeddings {
+    /// One vector per input.
+    pub embeddings: Vec<Vec<f64>>,
+    /// Tokens read.
+    pub usage: Usage,
+}
+
+/// The dialect of a provider (and model, where it changes the request), or
+/// `UNSUPPORTED_PROVIDER` for a protocol byok cannot speak yet.
+pub fn wire_for(provider: &Provider, model: Option<&Model>) -> Result<Box<dyn Wire>> {
+    match provider.protocol {
+        Protocol::Openai | Protocol::AzureOpenai => Ok(Box::new(openai::OpenAi(
+            openai::dialect_for(provider, model),
+        ))),
+        _ => Err(ByokError::new(
+            ErrorCode::UnsupportedProvider,
+            format!(
+                "byok cannot call {} from the browser yet",
+                provider.display_name
+            ),
+        )
+        .with_provider(&provider.id)),
+    }
+}
 
 /// The HTTP method of a provider call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -132,6 +132,56 @@ pub fn dialect_for(provider: &Provider, model: Option<&Model>) -> Dialect {
     d
 }
 
+/// The OpenAI dialect as a [`super::Wire`]: the functions of this module with its [`Dialect`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenAi(pub Dialect);
+
+impl super::Wire for OpenAi {
+    fn chat_request(
+        &self,
+        ep: &Endpoint<'_>,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<HttpRequest> {
+        chat_request(&self.0, ep, req, stream)
+    }
+
+    fn models_request(&self, ep: &Endpoint<'_>) -> Result<HttpRequest> {
+        Ok(models_request(&self.0, ep))
+    }
+
+    fn parse_models(&self, body: &str) -> Result<Vec<String>> {
+        parse_models(body)
+    }
+
+    fn parse_chat_response(&self, body: &str) -> Result<ChatResponse> {
+        parse_chat_response(body)
+    }
+
+    fn stream_decoder(&self, provider_name: &str, ep: &Endpoint<'_>) -> Box<dyn StreamDecoder> {
+        Box::new(OpenAiStream::new(provider_name, ep))
+    }
+
+    fn map_error(
+        &self,
+        provider_name: &str,
+        provider_id: &str,
+        status: u16,
+        retry_after_ms: Option<u64>,
+        body: &str,
+        secrets: &[&str],
+    ) -> ByokError {
+        map_error(
+            provider_name,
+            provider_id,
+            status,
+            retry_after_ms,
+            body,
+            secrets,
+        )
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Requests
 // ---------------------------------------------------------------------------------------------
