@@ -391,3 +391,28 @@ async fn requests_are_checked_before_the_network() {
     .await;
     assert_eq!(log_since(mark).await.length(), 0);
 }
+
+#[wasm_bindgen_test]
+async fn embeddings_with_usage_and_cost() {
+    let id = seed(GOOD_KEY, false).await;
+    let req = json(&format!(
+        r#"{{"provider":"openai","model":"text-embedding-3-small","keyId":"{id}","input":["one","two"]}}"#
+    ));
+    let r = ok(byok::api::chat::embed_default(req)).await;
+    let vectors = Array::from(&get(&r, "embeddings"));
+    assert_eq!(vectors.length(), 2);
+    assert!(Array::from(&vectors.get(0)).length() > 0);
+    let usage = get(&r, "usage");
+    let input = get(&usage, "inputTokens").as_f64().unwrap();
+    assert!(input > 0.0);
+    let cost = get(&r, "cost").as_f64().expect("a price");
+    assert!((cost - input * 0.02 / 1e6).abs() < 1e-15, "{cost}");
+    // A provider without embeddings is refused before the network.
+    let mark = log_mark().await;
+    fails(
+        byok::api::chat::embed_default(json(r#"{"provider":"anthropic","model":"x","input":"a"}"#)),
+        "INVALID_REQUEST",
+    )
+    .await;
+    assert_eq!(log_since(mark).await.length(), 0);
+}

@@ -6,6 +6,7 @@ use super::state::with_catalog;
 use super::vault::{default_vault, promise, VaultHandle};
 use crate::core::chat::ChatRequest;
 use crate::core::collect::Collector;
+use crate::core::embed::{self, EmbedRequest};
 use crate::core::error::{ByokError, Result};
 use crate::core::sanitize;
 use crate::web::client::{self, ChatStream, Target};
@@ -255,5 +256,43 @@ impl VaultHandle {
         #[wasm_bindgen(unchecked_param_type = "ChatRequest")] request: JsValue,
     ) -> js_sys::Promise {
         promise(send_from(Source::Vault(self.inner()), request))
+    }
+}
+
+async fn embed_from(source: Source, request: JsValue) -> Result<JsValue> {
+    let signal = js_sys::Reflect::get(&request, &"signal".into())
+        .ok()
+        .and_then(|s| s.dyn_into::<AbortSignal>().ok());
+    let r: EmbedRequest = decode(&request, "embed request")?;
+    with_catalog(|c| embed::check(c, &r))?;
+    let vault = source.vault().await?;
+    let secret = vault.secret_for(&r.provider, r.key_id.as_deref()).await?;
+    let base = secret.record.base_url.clone();
+    let record_id = secret.record.id.clone();
+    let target =
+        with_catalog(|c| Target::new(c, &r.provider, base.as_deref(), secret.key.clone()))?;
+    let catalog = with_catalog(|c| Ok(c.clone()))?;
+    let result = client::embed(&catalog, target, &r, signal).await?;
+    mark_used(vault, record_id);
+    to_value(&result).map_err(|_| ByokError::invalid_request("cannot encode the result"))
+}
+
+/// `embed({ provider, model, input })`: vectors with usage and cost, using the default vault.
+#[wasm_bindgen(js_name = embed, unchecked_return_type = "Promise<EmbedResult>")]
+pub fn embed_default(
+    #[wasm_bindgen(unchecked_param_type = "EmbedRequest")] request: JsValue,
+) -> js_sys::Promise {
+    promise(embed_from(Source::Default, request))
+}
+
+#[wasm_bindgen(js_class = Vault)]
+impl VaultHandle {
+    /// `vault.embed({ provider, model, input })`.
+    #[wasm_bindgen(js_name = embed, unchecked_return_type = "Promise<EmbedResult>")]
+    pub fn embed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EmbedRequest")] request: JsValue,
+    ) -> js_sys::Promise {
+        promise(embed_from(Source::Vault(self.inner()), request))
     }
 }

@@ -180,6 +180,26 @@ export interface StoredKey {
   rotatedAt?: number;
 }
 
+/** The request of embed. */
+export interface EmbedRequest {
+  provider: ProviderId;
+  model: string;
+  input: string | string[];
+  keyId?: string;
+  signal?: AbortSignal;
+}
+
+/** What embed resolves to. */
+export interface EmbedResult {
+  /** One vector per input, in input order. */
+  embeddings: number[][];
+  usage: Usage;
+  /** USD from the catalog, or null when it has no price for the model. */
+  cost: number | null;
+  provider: ProviderId;
+  model: string;
+}
+
 /** An encrypted backup of a vault's keys (exportBackup, Vault.importBackup). */
 export interface BackupDocument {
   format: 'byok-backup';

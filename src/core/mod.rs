@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod chat;
 pub mod collect;
 pub mod cost;
+pub mod embed;
 pub mod error;
 pub mod keys;
 pub mod protocol;

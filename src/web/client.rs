@@ -290,3 +290,36 @@ pub async fn send_chat(
         model: request.model.clone(),
     })
 }
+
+/// `embed`: vectors for `input`, with usage and the catalog cost.
+pub async fn embed(
+    catalog: &Catalog,
+    target: Target,
+    request: &crate::core::embed::EmbedRequest,
+    signal: Option<AbortSignal>,
+) -> Result<crate::core::embed::EmbedResult> {
+    let model = catalog.model(&target.provider.id, &request.model).ok();
+    let wire = wire_for(&target.provider, model)?;
+    let req = wire.embed_request(&target.endpoint(), &request.model, &request.input)?;
+    let answer = send_with_retry(&target, wire.as_ref(), &req, signal.as_ref()).await?;
+    let body = answer.text(MAX_BODY_BYTES, signal.as_ref()).await?;
+    let e = wire
+        .parse_embeddings(&body)
+        .map_err(|e| e.with_provider(&target.provider.id))?;
+    let cost = cost::cost_femto(
+        catalog,
+        &target.provider.id,
+        &request.model,
+        e.usage.input_tokens,
+        0,
+    )
+    .ok()
+    .map(cost::femto_to_usd);
+    Ok(crate::core::embed::EmbedResult {
+        embeddings: e.embeddings,
+        usage: e.usage,
+        cost,
+        provider: target.provider.id.clone(),
+        model: request.model.clone(),
+    })
+}

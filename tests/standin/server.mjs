@@ -24,9 +24,10 @@ import { headerSummary, sendJson } from './lib/http.mjs';
 import { openaiErrorBody } from './lib/errors.mjs';
 
 import openai from './providers/openai.mjs';
+import azure from './providers/azure.mjs';
 
 /** Every provider the stand-in imitates. Add new provider modules here. */
-export const PROVIDERS = [openai];
+export const PROVIDERS = [openai, azure];
 
 const ALLOWED_HOSTS = new Set(['127.0.0.1']);
 

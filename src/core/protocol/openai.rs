@@ -86,7 +86,13 @@ pub struct Dialect {
     pub sampling: bool,
     /// Which role `system` messages take.
     pub system_role: SystemRole,
+    /// Azure OpenAI's deployment URLs (`{base}/deployments/{model}/…?api-version=…`), unless the
+    /// base URL is Azure's v1 API (`…/openai/v1`), which takes OpenAI's own paths.
+    pub azure: bool,
 }
+
+/// The Azure OpenAI API version of deployment URLs: the latest generally available one.
+pub const AZURE_API_VERSION: &str = "2024-10-21";
 
 impl Default for Dialect {
     /// OpenAI's own API for a non-reasoning model.
@@ -97,6 +103,7 @@ impl Default for Dialect {
             auth: Auth::Bearer,
             sampling: true,
             system_role: SystemRole::System,
+            azure: false,
         }
     }
 }
@@ -114,6 +121,7 @@ pub fn dialect_for(provider: &Provider, model: Option<&Model>) -> Dialect {
     }
     if provider.protocol == Protocol::AzureOpenai {
         d.auth = Auth::Header("api-key");
+        d.azure = true;
     }
     let openai_models = provider.id == "openai" || provider.protocol == Protocol::AzureOpenai;
     if openai_models {
@@ -179,6 +187,19 @@ impl super::Wire for OpenAi {
             body,
             secrets,
         )
+    }
+
+    fn embed_request(
+        &self,
+        ep: &Endpoint<'_>,
+        model: &str,
+        input: &[String],
+    ) -> Result<HttpRequest> {
+        embed_request(&self.0, ep, model, input)
+    }
+
+    fn parse_embeddings(&self, body: &str) -> Result<super::Embeddings> {
+        parse_embeddings(body)
     }
 }
 
@@ -271,9 +292,101 @@ pub fn chat_request(
     ));
     Ok(HttpRequest {
         method: Method::Post,
-        url: ep.url("/chat/completions"),
+        url: operation_url(d, ep, &req.model, "/chat/completions"),
         headers,
         body: Some(json),
+    })
+}
+
+/// `{base}{path}`, or on an Azure deployment base `{base}/deployments/{model}{path}?api-version=…`:
+/// Azure names the deployment in the path and ignores `model` in the body.
+fn operation_url(d: &Dialect, ep: &Endpoint<'_>, model: &str, path: &str) -> String {
+    if d.azure && !ep.base_url.trim_end_matches('/').ends_with("/v1") {
+        let deployment: String = model
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        ep.url(&format!(
+            "/deployments/{deployment}{path}?api-version={AZURE_API_VERSION}"
+        ))
+    } else {
+        ep.url(path)
+    }
+}
+
+/// The embeddings request, `POST {base}/embeddings` (floats, in input order).
+pub fn embed_request(
+    d: &Dialect,
+    ep: &Endpoint<'_>,
+    model: &str,
+    input: &[String],
+) -> Result<HttpRequest> {
+    #[derive(Serialize)]
+    struct EmbedBody<'a> {
+        model: &'a str,
+        input: &'a [String],
+        encoding_format: &'static str,
+    }
+    let json = serde_json::to_string(&EmbedBody {
+        model,
+        input,
+        encoding_format: "float",
+    })
+    .map_err(|e| ByokError::from_decode("the request body", &e.to_string()))?;
+    let mut headers = Vec::with_capacity(2);
+    push_auth(d, ep, &mut headers);
+    headers.push((
+        String::from("content-type"),
+        Zeroizing::new(String::from("application/json")),
+    ));
+    Ok(HttpRequest {
+        method: Method::Post,
+        url: operation_url(d, ep, model, "/embeddings"),
+        headers,
+        body: Some(json),
+    })
+}
+
+/// The vectors of an embeddings answer, `{data:[{index, embedding}], usage}`, in input order.
+pub fn parse_embeddings(body: &str) -> Result<super::Embeddings> {
+    #[derive(Deserialize)]
+    struct Item {
+        #[serde(default)]
+        index: usize,
+        embedding: Vec<f64>,
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        data: Vec<Item>,
+        #[serde(default)]
+        usage: Option<EmbedUsage>,
+    }
+    #[derive(Deserialize)]
+    struct EmbedUsage {
+        #[serde(default)]
+        prompt_tokens: u64,
+    }
+    let mut a: Answer = serde_json::from_str(body).map_err(|_| {
+        ByokError::new(
+            ErrorCode::NetworkError,
+            "the answer is not an embeddings list",
+        )
+    })?;
+    a.data.sort_by_key(|i| i.index);
+    let input_tokens = a.usage.map_or(0, |u| u.prompt_tokens);
+    Ok(super::Embeddings {
+        embeddings: a.data.into_iter().map(|i| i.embedding).collect(),
+        usage: Usage {
+            input_tokens,
+            output_tokens: 0,
+            total_tokens: input_tokens,
+        },
     })
 }
 
@@ -281,9 +394,14 @@ pub fn chat_request(
 pub fn models_request(d: &Dialect, ep: &Endpoint<'_>) -> HttpRequest {
     let mut headers = Vec::with_capacity(1);
     push_auth(d, ep, &mut headers);
+    let url = if d.azure && !ep.base_url.trim_end_matches('/').ends_with("/v1") {
+        ep.url(&format!("/models?api-version={AZURE_API_VERSION}"))
+    } else {
+        ep.url("/models")
+    };
     HttpRequest {
         method: Method::Get,
-        url: ep.url("/models"),
+        url,
         headers,
         body: None,
     }

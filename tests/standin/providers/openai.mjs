@@ -716,7 +716,29 @@ function bearerKey(req) {
   return m ? m[1] : null;
 }
 
-async function handle({ req, res, path, entry, keys, log }) {
+/**
+ * What differs between OpenAI and the services that serve the same API under other paths and
+ * auth (Azure OpenAI): routing, where the key is, and the words of the key errors.
+ */
+export const OPENAI_FLAVOUR = {
+  id: 'openai',
+  route: (method, path) => route(method, path),
+  keyOf: bearerKey,
+  missingKey: () => openaiError(401,
+    "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth " +
+      "(i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API " +
+      'from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.'),
+  incorrectKey: (key) => openaiError(401,
+    `Incorrect API key provided: ${openaiEchoMask(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+    { code: 'invalid_api_key' }),
+};
+
+/** The request handler of an OpenAI-API service of the given flavour. */
+export function makeHandler(flavour) {
+  return (ctx) => handle(flavour, ctx);
+}
+
+async function handle(flavour, { req, res, path, url, entry, keys, log }) {
   const started = Date.now();
   const requestId = `req_${randomHex(32)}`;
   let behaviour = BEHAVIOUR_DEFAULTS;
@@ -732,7 +754,11 @@ async function handle({ req, res, path, entry, keys, log }) {
     sendError(res, err, headers(extra));
   };
 
-  const r = route(req.method, path);
+  const r = flavour.route(req.method, path, url);
+  if (r?.error) {
+    req.resume();
+    return fail(r.error);
+  }
   if (!r) {
     req.resume();
     return fail(openaiError(404, `Invalid URL (${req.method} ${path})`));
@@ -761,19 +787,11 @@ async function handle({ req, res, path, entry, keys, log }) {
     req.resume();
   }
 
-  const key = bearerKey(req);
+  const key = flavour.keyOf(req);
   log.setKey(entry, key);
-  if (!key) {
-    return fail(openaiError(401,
-      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth " +
-        "(i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API " +
-        'from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.'));
-  }
-  const found = keys.lookup('openai', key);
-  const incorrectKey = () =>
-    openaiError(401,
-      `Incorrect API key provided: ${openaiEchoMask(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
-      { code: 'invalid_api_key' });
+  if (!key) return fail(flavour.missingKey());
+  const found = keys.lookup(flavour.id, key);
+  const incorrectKey = () => flavour.incorrectKey(key);
   if (!found.known) return fail(incorrectKey());
   behaviour = found.behaviour;
   const state = found.state;
@@ -826,6 +844,9 @@ async function handle({ req, res, path, entry, keys, log }) {
       entry.status = 200;
       return sendJson(res, 200, modelObject({ ...m, id: r.id }), headers());
     }
+
+    // A deployment URL names the model; the body's `model` is then ignored, as Azure does.
+    if (r.deployment && body && typeof body === 'object') body.model = r.deployment;
 
     if (parseError) {
       throw bad(
@@ -880,5 +901,5 @@ export default {
     for (const k of BUILTIN_KEYS) keys.addBuiltin('openai', k.key, k.behaviour, k.note);
     keys.setBehaviourPrefix('openai', BEHAVIOUR_KEY_PREFIX);
   },
-  handle,
+  handle: makeHandler(OPENAI_FLAVOUR),
 };

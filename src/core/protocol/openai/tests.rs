@@ -1630,3 +1630,87 @@ fn model_lists() {
     assert_eq!(e.code, ErrorCode::ProviderUnavailable);
     assert!(!e.message.contains("Router"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Azure OpenAI paths and embeddings
+// ---------------------------------------------------------------------------------------------
+
+fn azure_ep(base: &'static str) -> Endpoint<'static> {
+    Endpoint {
+        provider: "azure",
+        base_url: base,
+        secret: "0123456789abcdef0123456789abcdef",
+    }
+}
+
+#[test]
+fn azure_uses_deployment_urls_api_version_and_the_api_key_header() {
+    let c = catalog();
+    let d = dialect_for(c.provider("azure").unwrap(), None);
+    let ep = azure_ep("https://myres.openai.azure.com/openai");
+    let r = chat_request(
+        &d,
+        &ep,
+        &request("my gpt4o", vec![msg(Role::User, "hi")]),
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        r.url,
+        format!(
+            "https://myres.openai.azure.com/openai/deployments/my%20gpt4o/chat/completions?api-version={AZURE_API_VERSION}"
+        )
+    );
+    let names: Vec<&str> = r.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["api-key", "content-type"]);
+    assert_eq!(r.headers[0].1.as_str(), "0123456789abcdef0123456789abcdef");
+    let m = models_request(&d, &ep);
+    assert!(m
+        .url
+        .ends_with(&format!("/openai/models?api-version={AZURE_API_VERSION}")));
+    // Azure's v1 API takes OpenAI's own paths.
+    let v1 = azure_ep("https://myres.openai.azure.com/openai/v1");
+    let r = chat_request(
+        &d,
+        &v1,
+        &request("gpt-4o", vec![msg(Role::User, "hi")]),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        r.url,
+        "https://myres.openai.azure.com/openai/v1/chat/completions"
+    );
+    let e = embed_request(&d, &ep, "emb-small", &["a".into()]).unwrap();
+    assert!(e
+        .url
+        .contains("/deployments/emb-small/embeddings?api-version="));
+}
+
+#[test]
+fn embeddings_request_and_answer() {
+    let d = Dialect::default();
+    let r = embed_request(
+        &d,
+        &ep(),
+        "text-embedding-3-small",
+        &["one".into(), "two".into()],
+    )
+    .unwrap();
+    assert_eq!(r.url, format!("{}/embeddings", ep().base_url));
+    let body: Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        json!({"model":"text-embedding-3-small","input":["one","two"],"encoding_format":"float"})
+    );
+    let answer = r#"{"object":"list","data":[
+        {"object":"embedding","index":1,"embedding":[0.5,-1]},
+        {"object":"embedding","index":0,"embedding":[0.25,2e-3]}],
+        "model":"text-embedding-3-small","usage":{"prompt_tokens":4,"total_tokens":4}}"#;
+    let e = parse_embeddings(answer).unwrap();
+    assert_eq!(e.embeddings, vec![vec![0.25, 0.002], vec![0.5, -1.0]]);
+    assert_eq!(e.usage.input_tokens, 4);
+    assert_eq!(e.usage.total_tokens, 4);
+    let bad = parse_embeddings("<html>").unwrap_err();
+    assert_eq!(bad.code, ErrorCode::NetworkError);
+}
