@@ -416,3 +416,37 @@ async fn embeddings_with_usage_and_cost() {
     .await;
     assert_eq!(log_since(mark).await.length(), 0);
 }
+
+#[wasm_bindgen_test]
+async fn a_blocked_call_is_cors_blocked_and_an_absent_server_a_network_error() {
+    // A server that answers but does not allow this page: the preflight fails.
+    let r = ok(validate_key_default(
+        "openai".into(),
+        Some(GOOD_KEY.into()),
+        obj(&[("baseUrl", format!("{}/nowhere/v1", standin()).into())]),
+    ))
+    .await;
+    assert_eq!(str_of(&r, "code"), "CORS_BLOCKED", "{}", stringify(&r));
+    assert!(
+        str_of(&r, "error").contains("OpenAI"),
+        "{}",
+        str_of(&r, "error")
+    );
+    // Nothing listens on port 9 of this machine.
+    let r = ok(validate_key_default(
+        "openai".into(),
+        Some(GOOD_KEY.into()),
+        obj(&[("baseUrl", "http://127.0.0.1:9/v1".into())]),
+    ))
+    .await;
+    assert_eq!(str_of(&r, "code"), "NETWORK_ERROR", "{}", stringify(&r));
+    // The test page is cross-origin isolated (COEP), where "blocked" and "absent" look alike:
+    // the message must then say both; elsewhere it names the address.
+    let isolated = get(&js_sys::global(), "crossOriginIsolated").as_bool() == Some(true);
+    let msg = str_of(&r, "error");
+    assert!(
+        msg.contains("could not be reached") && (isolated || msg.contains("127.0.0.1:9")),
+        "{}",
+        msg
+    );
+}

@@ -4,6 +4,7 @@ pub mod base_url;
 pub mod catalog;
 pub mod chat;
 pub mod collect;
+pub mod cors;
 pub mod cost;
 pub mod embed;
 pub mod error;

@@ -5,6 +5,7 @@ use crate::core::base_url;
 use crate::core::catalog::{Catalog, Provider};
 use crate::core::chat::{ChatRequest, Usage};
 use crate::core::collect::ChatResult;
+use crate::core::cors;
 use crate::core::cost;
 use crate::core::error::{ByokError, ErrorCode, Result};
 use crate::core::keys;
@@ -68,6 +69,15 @@ pub fn resolve_base_url(provider: &Provider, custom: Option<&str>) -> Result<Str
     }
 }
 
+/// The origin of the page (or worker) byok runs in, for messages.
+fn page_origin() -> String {
+    js_sys::Reflect::get(&js_sys::global(), &"location".into())
+        .ok()
+        .and_then(|l| js_sys::Reflect::get(&l, &"origin".into()).ok())
+        .and_then(|o| o.as_string())
+        .unwrap_or_else(|| String::from("this page"))
+}
+
 /// Sends with the retry policy: short Retry-After waits and 5xx before the first byte are
 /// retried with backoff; anything else fails at once.
 async fn send_with_retry(
@@ -98,7 +108,13 @@ async fn send_with_retry(
                     &[target.secret.as_str()],
                 )
             }
-            Err(e) => e.with_provider(&target.provider.id),
+            Err(e) => match e.code {
+                ErrorCode::CorsBlocked => cors::blocked(&target.provider, &page_origin(), &req.url),
+                ErrorCode::NetworkError => {
+                    cors::unreachable(&target.provider, &req.url, &e.message)
+                }
+                _ => e.with_provider(&target.provider.id),
+            },
         };
         match retry::retry_delay(&policy, attempt, &outcome, false, js_sys::Math::random()) {
             Some(ms) => {

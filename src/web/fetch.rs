@@ -173,36 +173,65 @@ async fn send_error(
     }
     // The browser reports a refused CORS check and an unreachable host alike ("Failed to
     // fetch"). A no-cors probe tells them apart: it resolves (opaquely) when the host answered.
+    // The caller words the message (it knows the provider and the page's origin).
     if probe_reachable(url).await {
         ByokError::new(
             ErrorCode::CorsBlocked,
+            format!("the browser blocked the call to {provider_name}"),
+        )
+    } else if cross_origin_isolated() {
+        // Under COEP the probe itself is refused unless the server sends CORP, so a failed
+        // probe proves nothing: say both.
+        ByokError::new(
+            ErrorCode::NetworkError,
             format!(
-                "the browser blocked the call to {provider_name}: the server answered, but its \
-                 CORS rules do not allow this page (for a local server, allow this page's origin, \
-                 e.g. start Ollama with OLLAMA_ORIGINS set to it)"
+                "{provider_name} could not be reached, or the browser blocked the call (this page \
+                 is cross-origin isolated, which hides the difference)"
             ),
         )
     } else {
         ByokError::new(
             ErrorCode::NetworkError,
-            format!("{provider_name} could not be reached (offline, or the address is wrong)"),
+            format!("{provider_name} could not be reached"),
         )
     }
 }
 
+fn cross_origin_isolated() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
 async fn probe_reachable(url: &str) -> bool {
-    let Ok(probe) = RequestBuilder::new(url)
-        .method(gloo_net::http::Method::GET)
-        .mode(RequestMode::NoCors)
-        .credentials(RequestCredentials::Omit)
-        .referrer_policy(ReferrerPolicy::NoReferrer)
-        .cache(RequestCache::NoStore)
-        .redirect(RequestRedirect::Manual)
-        .build()
+    // Plain `fetch` with a literal init: no headers, no body, no key, no cookie. (No redirect
+    // mode either: fetch refuses a no-cors request whose redirect mode is not `follow`.)
+    let global = js_sys::global();
+    let Some(fetch) = js_sys::Reflect::get(&global, &"fetch".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
     else {
         return false;
     };
-    probe.send().await.is_ok()
+    let init = js_sys::Object::new();
+    for (k, v) in [
+        ("mode", "no-cors"),
+        ("credentials", "omit"),
+        ("cache", "no-store"),
+        ("referrerPolicy", "no-referrer"),
+    ] {
+        if js_sys::Reflect::set(&init, &k.into(), &v.into()).is_err() {
+            return false;
+        }
+    }
+    let Ok(promise) = fetch.call2(&global, &url.into(), &init) else {
+        return false;
+    };
+    match promise.dyn_into::<js_sys::Promise>() {
+        Ok(p) => JsFuture::from(p).await.is_ok(),
+        Err(_) => false,
+    }
 }
 
 /// Waits `ms` milliseconds (a retry backoff); an abort during the wait ends it early.

@@ -99,3 +99,15 @@ test('the seed usage of API.md works as written', async () => {
   assert.match(result.sent.content, /seed/);
   assert.deepEqual(result.error, { isByok: true, isError: true, code: 'MODEL_NOT_FOUND' });
 });
+
+test('an absent local server is reported with its address, not as a bad key', async () => {
+  const page = await h.page();
+  const r = await page.evaluate(async () => {
+    const byok = await import('./pkg/byok.js');
+    await byok.default();
+    return byok.validateKey('ollama', '', { baseUrl: 'http://127.0.0.1:9' });
+  });
+  assert.equal(r.valid, false);
+  assert.equal(r.code, 'NETWORK_ERROR');
+  assert.match(r.error, /127\.0\.0\.1:9.*running/);
+});

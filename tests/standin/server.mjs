@@ -88,8 +88,12 @@ export async function startStandin({ port = 0, host = '127.0.0.1', quiet = true 
     if (!provider) {
       req.resume();
       entry.status = 404;
+      // No provider lives here: a browser's CORS call fails (the preflight gets 404), while a
+      // no-cors probe succeeds, even from a cross-origin-isolated page (CORP cross-origin), so
+      // tests can tell "blocked" from "unreachable".
       return sendJson(res, 404, openaiErrorBody(`Invalid URL (${req.method} ${url.pathname})`), {
         'access-control-allow-origin': '*',
+        'cross-origin-resource-policy': 'cross-origin',
       });
     }
 

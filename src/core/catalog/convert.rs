@@ -78,6 +78,7 @@ pub(super) fn provider_from_json(p: ProviderJson) -> Result<Provider> {
         protocol: p.protocol,
         base_url: p.base_url,
         keys_url: p.keys_url,
+        cors_hint: p.cors_hint,
         local: p.local,
         key_format: p.key_format,
         features: p.features,

@@ -184,6 +184,8 @@ pub struct Provider {
     pub base_url: String,
     /// Where a user gets a key.
     pub keys_url: Option<String>,
+    /// What to do when the browser blocks a call (CORS); `{origin}` stands for the page's origin.
+    pub cors_hint: Option<String>,
     /// A server on the user's own machine, free to call.
     pub local: bool,
     /// Key shapes.
@@ -246,6 +248,9 @@ pub struct ProviderJson {
     /// See [`Provider::keys_url`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys_url: Option<String>,
+    /// See [`Provider::cors_hint`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors_hint: Option<String>,
     /// See [`Provider::local`].
     #[serde(default)]
     pub local: bool,
