@@ -105,7 +105,7 @@ test('an absent local server is reported with its address, not as a bad key', as
   const r = await page.evaluate(async () => {
     const byok = await import('./pkg/byok.js');
     await byok.default();
-    return byok.validateKey('ollama', '', { baseUrl: 'http://127.0.0.1:9' });
+    return byok.validateKey('lmstudio', '', { baseUrl: 'http://127.0.0.1:9/v1' });
   });
   assert.equal(r.valid, false);
   assert.equal(r.code, 'NETWORK_ERROR');
