@@ -523,3 +523,46 @@ async fn two_tabs_share_lock_and_keys() {
     }
     assert_eq!(b.status(), "locked");
 }
+
+async fn newer_schema(name: &str) -> Rexie {
+    Rexie::builder(&format!("byok-vault:{name}"))
+        .version(byok::web::store::SCHEMA_VERSION + 1)
+        .add_object_store(rexie::ObjectStore::new("meta").key_path("id"))
+        .add_object_store(rexie::ObjectStore::new("keys").key_path("id"))
+        .build()
+        .await
+        .expect("the newer schema opens")
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_refusals_are_storage_failed_and_lose_nothing() {
+    let name = unique("refused");
+    let v = passphrase_vault(&name).await;
+    ok(v.add_key("openai".into(), GOOD_KEY.into(), add_opts(false))).await;
+    let before = dump_database(&name).await;
+    drop(v);
+    // Another tab upgraded the database to a version this build does not know: opening it
+    // again is refused by IndexedDB (VersionError).
+    // (idb deletes undeclared stores on upgrade: the newer schema declares both.)
+    let newer = newer_schema(&name).await;
+    newer.close();
+    let e = fails(VaultHandle::open(Some(name.clone())), "STORAGE_FAILED").await;
+    assert!(
+        str_of(&e, "message").contains("IndexedDB"),
+        "{}",
+        str_of(&e, "message")
+    );
+    // Nothing stored was lost.
+    let db = Rexie::builder(&format!("byok-vault:{name}"))
+        .version(byok::web::store::SCHEMA_VERSION + 1)
+        .build()
+        .await
+        .unwrap();
+    let tx = db
+        .transaction(&["keys"], TransactionMode::ReadOnly)
+        .unwrap();
+    let keys = tx.store("keys").unwrap().get_all(None, None).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(before.contains(&stringify(&keys[0])));
+    db.close();
+}

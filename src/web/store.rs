@@ -46,7 +46,29 @@ pub enum Store {
 /// The IndexedDB database of one vault.
 #[derive(Clone)]
 pub struct IdbStore {
-    db: Rc<Rexie>,
+    db: Rc<Connection>,
+}
+
+/// Closes the connection when the last handle goes: an open connection that nobody uses would
+/// block another tab's schema upgrade until garbage collection.
+struct Connection(Option<Rexie>);
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(db) = self.0.take() {
+            db.close();
+        }
+    }
+}
+
+impl Connection {
+    /// The database; `None` only inside `drop`, so this never fails in practice, but a failure
+    /// would be a storage error, not a panic.
+    fn get(&self) -> Result<&Rexie> {
+        self.0
+            .as_ref()
+            .ok_or_else(|| ByokError::new(ErrorCode::StorageFailed, "the vault database is closed"))
+    }
 }
 
 /// Records in memory, for session vaults.
@@ -123,12 +145,15 @@ impl IdbStore {
             .build()
             .await
             .map_err(|e| storage_error("open the vault database", e))?;
-        Ok(IdbStore { db: Rc::new(db) })
+        Ok(IdbStore {
+            db: Rc::new(Connection(Some(db))),
+        })
     }
 
     async fn get_meta(&self) -> Result<Option<StoredMeta>> {
         let tx = self
             .db
+            .get()?
             .transaction(&[META], TransactionMode::ReadOnly)
             .map_err(|e| storage_error("read the vault", e))?;
         let store = tx
@@ -149,6 +174,7 @@ impl IdbStore {
         let value = meta_value(meta)?;
         let tx = self
             .db
+            .get()?
             .transaction(&[META], TransactionMode::ReadWrite)
             .map_err(|e| storage_error("create the vault", e))?;
         let store = tx
@@ -191,6 +217,7 @@ impl IdbStore {
             .collect::<Result<_>>()?;
         let tx = self
             .db
+            .get()?
             .transaction(&stores, TransactionMode::ReadWrite)
             .map_err(|e| storage_error("write the vault", e))?;
         if let Some(v) = meta_value {
@@ -228,6 +255,7 @@ impl IdbStore {
     async fn keys(&self) -> Result<Vec<String>> {
         let tx = self
             .db
+            .get()?
             .transaction(&[KEYS], TransactionMode::ReadOnly)
             .map_err(|e| storage_error("list keys", e))?;
         let store = tx.store(KEYS).map_err(|e| storage_error("list keys", e))?;
