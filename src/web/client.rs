@@ -89,6 +89,7 @@ async fn send_with_retry(
     let policy = RetryPolicy::default();
     let mut attempt = 0u32;
     loop {
+        let req = &crate::web::sign::prepare(req, target).await?;
         let outcome = match fetch::send(req, signal, &target.provider.display_name).await {
             Ok(answer) if (200..300).contains(&answer.status()) => return Ok(answer),
             Ok(answer) => {

@@ -5,5 +5,6 @@
 pub mod client;
 pub mod crypto;
 pub mod fetch;
+pub mod sign;
 pub mod store;
 pub mod vault;

@@ -25,9 +25,14 @@ import { openaiErrorBody } from './lib/errors.mjs';
 
 import openai from './providers/openai.mjs';
 import azure from './providers/azure.mjs';
+import google from './providers/google.mjs';
+import vertex from './providers/vertex.mjs';
+import bedrock from './providers/bedrock.mjs';
+import cohere from './providers/cohere.mjs';
+import ollama from './providers/ollama.mjs';
 
 /** Every provider the stand-in imitates. Add new provider modules here. */
-export const PROVIDERS = [openai, azure];
+export const PROVIDERS = [openai, azure, google, vertex, bedrock, cohere, ollama];
 
 const ALLOWED_HOSTS = new Set(['127.0.0.1']);
 
@@ -99,6 +104,8 @@ export async function startStandin({ port = 0, host = '127.0.0.1', quiet = true 
 
     if (req.method === 'OPTIONS') {
       req.resume();
+      // A provider whose CORS depends on the origin (Ollama) answers its own preflights.
+      if (provider.preflight) return provider.preflight({ req, res, url, path: url.pathname.slice(provider.prefix.length), entry });
       const verdict = judgePreflight(req, provider.cors);
       Object.assign(entry, { preflight: true, status: provider.cors.preflightStatus, cors: verdict });
       res.writeHead(provider.cors.preflightStatus, { ...preflightHeaders(provider.cors), 'content-length': '0' });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { startStandin } from './server.mjs';
+import { PROVIDERS, startStandin } from './server.mjs';
 import { planWrites, frameEvent } from './lib/sse.mjs';
 import { maskKey } from './lib/keys.mjs';
 import { ANSWER_PREFIX, REFUSAL_TEXT, MODELS } from './providers/openai.mjs';
@@ -95,7 +95,9 @@ describe('server and control API', () => {
     assert.equal(r.headers.get('access-control-allow-origin'), '*');
     const body = await r.json();
     assert.equal(body.ok, true);
-    assert.deepEqual(body.providers, [{ id: 'openai', prefix: '/openai' }]);
+    // Every provider module is listed with its path prefix, OpenAI first.
+    assert.deepEqual(body.providers[0], { id: 'openai', prefix: '/openai' });
+    assert.deepEqual(body.providers.map((p) => p.prefix), PROVIDERS.map((p) => p.prefix));
   });
 
   it('answers control-API preflights for browser tests', async () => {

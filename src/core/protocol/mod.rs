@@ -19,6 +19,10 @@ use crate::core::chat::{ChatRequest, FinishReason, ToolCall, Usage};
 use crate::core::error::{ByokError, ErrorCode, Result};
 use crate::core::keys;
 
+pub mod bedrock;
+pub mod cohere;
+pub mod gemini;
+pub mod ollama;
 pub mod openai;
 
 /// One wire dialect, as the browser shell drives it: build a request, send it, read the answer
@@ -118,6 +122,11 @@ pub fn wire_for(provider: &Provider, model: Option<&Model>) -> Result<Box<dyn Wi
         Protocol::Openai | Protocol::AzureOpenai => Ok(Box::new(openai::OpenAi(
             openai::dialect_for(provider, model),
         ))),
+        Protocol::Gemini => Ok(Box::new(gemini::Gemini::api())),
+        Protocol::Vertex => Ok(Box::new(gemini::Gemini::vertex())),
+        Protocol::Bedrock => Ok(Box::new(bedrock::Bedrock)),
+        Protocol::Cohere => Ok(Box::new(cohere::Cohere)),
+        Protocol::Ollama => Ok(Box::new(ollama::Ollama)),
         _ => Err(ByokError::new(
             ErrorCode::UnsupportedProvider,
             format!(

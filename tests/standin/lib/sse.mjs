@@ -8,8 +8,12 @@
 
 import { sleep, nextTick } from './http.mjs';
 
-/** Frames one event: optional `event:` line, one `data:` line per line of data, blank line. */
-export function frameEvent({ data, event = null }, lineEnding = 'lf') {
+/**
+ * Frames one event: optional `event:` line, one `data:` line per line of data, blank line.
+ * `raw: true` sends `data` as it is, outside any event (Gemini's bare JSON error mid-stream).
+ */
+export function frameEvent({ data, event = null, raw = false }, lineEnding = 'lf') {
+  if (raw) return Buffer.from(String(data), 'utf8');
   const nl = lineEnding === 'crlf' ? '\r\n' : '\n';
   let text = '';
   if (event !== null && event !== undefined) text += `event: ${event}${nl}`;
@@ -118,15 +122,17 @@ export function shapeStream(events, behaviour, errorEvent) {
 /**
  * Writes a whole SSE stream. The status line and headers must not have been sent yet.
  *
- * opts: { status = 200, headers, events, behaviour, errorEvent, entry }
+ * opts: { status = 200, headers, events, behaviour, errorEvent, entry, frame }
  *  - events: [{ data, event? }] in order, terminator included (e.g. OpenAI's `[DONE]`)
+ *  - frame: how one event becomes bytes, `(event, lineEnding) => Buffer` (default frameEvent,
+ *    SSE; Ollama passes one that writes NDJSON lines)
  *  - errorEvent: the provider's mid-stream error event, used by behaviour.errorAfter
  *  - entry: the request's log entry; events, writes, aborted, truncated are kept up to date
  * Resolves when the stream is over: `{ ending, aborted }`.
  */
-export async function writeSse(res, { status = 200, headers = {}, events, behaviour, errorEvent = null, entry = null }) {
+export async function writeSse(res, { status = 200, headers = {}, events, behaviour, errorEvent = null, entry = null, frame = frameEvent }) {
   const shaped = shapeStream(events, behaviour, errorEvent);
-  const buffers = shaped.events.map((e) => frameEvent(e, behaviour.lineEnding));
+  const buffers = shaped.events.map((e) => frame(e, behaviour.lineEnding));
   const { writes, eventEnds } = planWrites(buffers, behaviour.chunking);
 
   let clientGone = false;
