@@ -25,6 +25,7 @@ import { openaiErrorBody } from './lib/errors.mjs';
 
 import openai from './providers/openai.mjs';
 import azure from './providers/azure.mjs';
+import anthropic from './providers/anthropic.mjs';
 import google from './providers/google.mjs';
 import vertex from './providers/vertex.mjs';
 import bedrock from './providers/bedrock.mjs';
@@ -32,7 +33,7 @@ import cohere from './providers/cohere.mjs';
 import ollama from './providers/ollama.mjs';
 
 /** Every provider the stand-in imitates. Add new provider modules here. */
-export const PROVIDERS = [openai, azure, google, vertex, bedrock, cohere, ollama];
+export const PROVIDERS = [openai, azure, google, vertex, bedrock, cohere, ollama, anthropic];
 
 const ALLOWED_HOSTS = new Set(['127.0.0.1']);
 

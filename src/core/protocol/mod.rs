@@ -19,6 +19,7 @@ use crate::core::chat::{ChatRequest, FinishReason, ToolCall, Usage};
 use crate::core::error::{ByokError, ErrorCode, Result};
 use crate::core::keys;
 
+pub mod anthropic;
 pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
@@ -115,26 +116,20 @@ pub struct Embeddings {
     pub usage: Usage,
 }
 
-/// The dialect of a provider (and model, where it changes the request), or
-/// `UNSUPPORTED_PROVIDER` for a protocol byok cannot speak yet.
+/// The dialect of a provider (and model, where it changes the request). Every protocol of the
+/// catalog has one now; the `Result` stays so that a protocol added to the catalog before its
+/// dialect can be refused with `UNSUPPORTED_PROVIDER` again.
 pub fn wire_for(provider: &Provider, model: Option<&Model>) -> Result<Box<dyn Wire>> {
     match provider.protocol {
         Protocol::Openai | Protocol::AzureOpenai => Ok(Box::new(openai::OpenAi(
             openai::dialect_for(provider, model),
         ))),
+        Protocol::Anthropic => Ok(Box::new(anthropic::Anthropic::for_model(model))),
         Protocol::Gemini => Ok(Box::new(gemini::Gemini::api())),
         Protocol::Vertex => Ok(Box::new(gemini::Gemini::vertex())),
         Protocol::Bedrock => Ok(Box::new(bedrock::Bedrock)),
         Protocol::Cohere => Ok(Box::new(cohere::Cohere)),
         Protocol::Ollama => Ok(Box::new(ollama::Ollama)),
-        _ => Err(ByokError::new(
-            ErrorCode::UnsupportedProvider,
-            format!(
-                "byok cannot call {} from the browser yet",
-                provider.display_name
-            ),
-        )
-        .with_provider(&provider.id)),
     }
 }
 

@@ -24,6 +24,10 @@ export function parseHeaderList(value) {
  * stand-in never sends credentials, so the wildcard applies).
  */
 export function judgePreflight(req, policy) {
+  // A policy may depend on the preflight (Anthropic allows browsers only when they ask for its
+  // opt-in header): `prepare(req)` sets it up for this request, before preflightHeaders() runs
+  // in the same turn of the event loop.
+  policy.prepare?.(req);
   const origin = req.headers.origin ?? null;
   const requestedMethod = (req.headers['access-control-request-method'] ?? '').toUpperCase() || null;
   const requestedHeaders = parseHeaderList(req.headers['access-control-request-headers']);
@@ -34,7 +38,7 @@ export function judgePreflight(req, policy) {
   const simpleMethods = ['GET', 'HEAD', 'POST'];
   const methodAllowed =
     requestedMethod === null || simpleMethods.includes(requestedMethod) || policy.allowMethods.includes(requestedMethod);
-  const originAllowed = policy.allowOrigin === '*' || policy.allowOrigin === origin;
+  const originAllowed = Boolean(policy.allowOrigin) && (policy.allowOrigin === '*' || policy.allowOrigin === origin);
   return {
     origin,
     requestedMethod,
@@ -45,10 +49,10 @@ export function judgePreflight(req, policy) {
   };
 }
 
-/** Headers of a preflight answer. */
+/** Headers of a preflight answer; no access-control-allow-origin when the policy gives none. */
 export function preflightHeaders(policy) {
   return {
-    'access-control-allow-origin': policy.allowOrigin,
+    ...(policy.allowOrigin ? { 'access-control-allow-origin': policy.allowOrigin } : {}),
     'access-control-allow-methods': policy.allowMethods.join(', '),
     'access-control-allow-headers': policy.allowHeaders.join(', '),
     'access-control-max-age': String(policy.maxAge),

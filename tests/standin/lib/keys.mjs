@@ -23,6 +23,7 @@ export const BEHAVIOUR_DEFAULTS = Object.freeze({
   retryAfter: 1, // seconds put in retry-after on 429
   quota: false, // every request: 429 insufficient_quota
   revoked: false, // every request: 401 as for an unknown key
+  overloaded: false, // every request: the provider's "overloaded" answer (Anthropic: 529 overloaded_error)
   reply: null, // replaces the deterministic answer text
   exposeHeaders: null, // list of header names to expose via access-control-expose-headers
 });
@@ -54,7 +55,7 @@ export function normalizeBehaviour(input = {}) {
       if (value !== null && (!Number.isInteger(value) || value < 0)) return { error: `${name} must be null or an integer >= 0` };
     } else if (name === 'rateLimit') {
       if (!Number.isInteger(value) || value < -1) return { error: 'rateLimit must be an integer >= -1 (-1: always)' };
-    } else if (name === 'quota' || name === 'revoked') {
+    } else if (name === 'quota' || name === 'revoked' || name === 'overloaded') {
       if (typeof value !== 'boolean') return { error: `${name} must be a boolean` };
     } else if (name === 'reply') {
       if (value !== null && typeof value !== 'string') return { error: 'reply must be null or a string' };
@@ -79,6 +80,7 @@ export const BEHAVIOUR_WORDS = Object.freeze({
   quota: 'every request: 429 insufficient_quota',
   ratelimit: 'every request: 429 rate_limit_exceeded, retry-after N s (default 1)',
   revoked: 'every request: 401 as for an unknown key',
+  overloaded: "every request: the provider's overloaded answer (Anthropic: 529 overloaded_error)",
   flaky: 'next N requests (default 2) answered 500 then 503, then success',
   slow: 'N ms (default 50) between stream writes',
   truncate: 'streams stop after N events (default 3) without [DONE]',
@@ -94,7 +96,7 @@ export const BEHAVIOUR_WORDS = Object.freeze({
 export function behaviourFromKeyWords(key) {
   const found = {};
   let any = false;
-  const re = /(quota|ratelimit|revoked|flaky|slow|truncate|streamerror|stall|whole|bytewise|awkward|crlf)(\d*)/g;
+  const re = /(quota|ratelimit|revoked|overloaded|flaky|slow|truncate|streamerror|stall|whole|bytewise|awkward|crlf)(\d*)/g;
   for (const m of key.matchAll(re)) {
     any = true;
     const n = m[2] === '' ? null : Number(m[2]);
@@ -102,6 +104,7 @@ export function behaviourFromKeyWords(key) {
       case 'quota': found.quota = true; break;
       case 'ratelimit': found.rateLimit = -1; found.retryAfter = n ?? 1; break;
       case 'revoked': found.revoked = true; break;
+      case 'overloaded': found.overloaded = true; break;
       case 'flaky': found.status5xx = n ?? 2; break;
       case 'slow': found.delayMs = n ?? 50; break;
       case 'truncate': found.truncateAfter = n ?? 3; break;
