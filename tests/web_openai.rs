@@ -450,3 +450,34 @@ async fn a_blocked_call_is_cors_blocked_and_an_absent_server_a_network_error() {
         msg
     );
 }
+
+#[wasm_bindgen_test]
+async fn presets_speak_the_openai_dialect_and_unpriced_models_cost_null() {
+    // A Groq-shaped key, accepted by the stand-in's OpenAI API.
+    let key = format!("gsk_standinGROQ{}", "0".repeat(52 - 11));
+    control(
+        "/__standin/keys",
+        Some(&format!(
+            r#"{{"provider":"openai","key":"{key}","behaviour":{{}}}}"#
+        )),
+    )
+    .await;
+    let r = ok(add_key_default(
+        "groq".into(),
+        key.clone().into(),
+        obj(&[("baseUrl", openai_base().into())]),
+    ))
+    .await;
+    assert_eq!(get(&r, "valid").as_bool(), Some(true), "{}", stringify(&r));
+    let id = str_of(&r, "id");
+    let req = json(&format!(
+        r#"{{"provider":"groq","model":"gpt-4o","keyId":"{id}","messages":[{{"role":"user","content":"preset"}}]}}"#
+    ));
+    let (chunks, err) = drain(&stream_chat(req)).await;
+    assert!(err.is_none());
+    assert!(content_of(&chunks).contains("preset"));
+    let done = chunks.last().unwrap();
+    assert_eq!(str_of(done, "type"), "done");
+    // The catalog has no price for gpt-4o under Groq: the call succeeds, its cost is null.
+    assert!(get(done, "cost").is_null(), "{}", stringify(done));
+}
