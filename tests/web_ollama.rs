@@ -274,7 +274,10 @@ async fn broken_streams_and_error_lines_are_errors() {
         !msg.contains("streamerror"),
         "the key is not in the message"
     );
-    assert!(content_of(&chunks).starts_with("Hello"));
+    // The answer's first lines come before the error, unless they share its network read: the
+    // shell then reports the error alone.
+    let text = content_of(&chunks);
+    assert!(text.is_empty() || text.starts_with("Hello"), "{text}");
     assert!(!chunks.iter().any(|c| str_of(c, "type") == "done"));
 }
 

@@ -464,7 +464,7 @@ async fn presets_speak_the_openai_dialect_and_unpriced_models_cost_null() {
     .await;
     let r = ok(add_key_default(
         "groq".into(),
-        key.clone().into(),
+        key.clone(),
         obj(&[("baseUrl", openai_base().into())]),
     ))
     .await;

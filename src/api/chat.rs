@@ -90,7 +90,7 @@ async fn open_stream(source: &Source, p: &Prepared) -> Result<ChatStream> {
 
 enum StreamState {
     NotStarted(Source, JsValue),
-    Running(ChatStream),
+    Running(Box<ChatStream>),
     Busy,
     Ended,
 }
@@ -112,7 +112,7 @@ impl ChatStreamHandle {
             let mut stream = match current {
                 StreamState::NotStarted(source, request) => {
                     match async { open_stream(&source, &prepare(&request)?).await }.await {
-                        Ok(s) => s,
+                        Ok(s) => Box::new(s),
                         Err(e) => {
                             *state.borrow_mut() = StreamState::Ended;
                             return Err(to_js(e));

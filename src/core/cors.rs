@@ -31,7 +31,14 @@ pub fn blocked(provider: &Provider, origin: &str, url: &str) -> ByokError {
 /// account when it knows more (a cross-origin-isolated page cannot tell blocked from absent).
 pub fn unreachable(provider: &Provider, url: &str, detail: &str) -> ByokError {
     if detail.contains("blocked") {
-        return ByokError::new(ErrorCode::NetworkError, detail).with_provider(&provider.id);
+        // A cross-origin-isolated page cannot tell a refusal from an absent server: give the
+        // provider's CORS advice too, since a refusal is the likelier case for local servers.
+        let mut message = detail.to_owned();
+        if let Some(hint) = &provider.cors_hint {
+            message.push_str(". If it is running: ");
+            message.push_str(&hint.replace("{origin}", "this page's origin"));
+        }
+        return ByokError::new(ErrorCode::NetworkError, message).with_provider(&provider.id);
     }
     let host = host_of(url);
     let message = if provider.local || is_loopback_http(url) {
@@ -117,5 +124,22 @@ mod tests {
             "",
         );
         assert!(e.message.contains("api.openai.com") && e.message.contains("offline"));
+    }
+
+    #[test]
+    fn an_isolated_page_gets_both_readings_and_the_hint() {
+        let c = Catalog::embedded().unwrap();
+        let e = unreachable(
+            c.provider("ollama").unwrap(),
+            "http://localhost:11434/api/chat",
+            "Ollama could not be reached, or the browser blocked the call",
+        );
+        assert_eq!(e.code, ErrorCode::NetworkError);
+        assert!(
+            e.message.contains("OLLAMA_ORIGINS=this page's origin"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("{origin}"));
     }
 }

@@ -159,6 +159,7 @@ pub struct ChatStream {
     signal: Option<AbortSignal>,
     catalog: Catalog,
     finished: bool,
+    pending_error: Option<ByokError>,
 }
 
 /// Starts a chat stream: the request is sent and its status checked; no chunk is read yet.
@@ -180,6 +181,7 @@ pub async fn start_stream(
         signal,
         catalog: catalog.clone(),
         finished: false,
+        pending_error: None,
         target,
     })
 }
@@ -189,6 +191,11 @@ impl ChatStream {
     /// that breaks off, is aborted or carries an error fails; [`ChatStream::usage`] still
     /// tells what was counted so far.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<Chunk>>> {
+        // An error decoded in the same read as some chunks comes after them, on the next call:
+        // the page sees the text that arrived before the stream broke.
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
         if self.finished {
             return Ok(None);
         }
@@ -203,7 +210,12 @@ impl ChatStream {
                 None => self.decoder.finish(&mut out),
             };
             if let Err(e) = step {
-                return Err(self.fail(e));
+                let e = self.fail(e);
+                if out.is_empty() {
+                    return Err(e);
+                }
+                self.pending_error = Some(e);
+                break;
             }
             if read.is_none() {
                 break;
