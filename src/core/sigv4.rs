@@ -285,7 +285,7 @@ pub fn canonical_query(query: &str) -> String {
             )
         })
         .collect();
-    pairs.sort();
+    sort_small(&mut pairs);
     let mut out = String::with_capacity(query.len() + 8);
     for (i, (name, value)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -296,6 +296,18 @@ pub fn canonical_query(query: &str) -> String {
         out.push_str(value);
     }
     out
+}
+
+/// Sorts a short list of pairs by name, then value. An insertion sort: the lists hold a handful
+/// of headers or query parameters, and `slice::sort` would add kilobytes of wasm for them.
+fn sort_small(v: &mut [(String, String)]) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v.get(j - 1) > v.get(j) {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 /// A header value as SigV4 signs it: trimmed, runs of spaces folded into one.
@@ -522,7 +534,7 @@ impl SigningPlan {
                 None => headers.push((name, value)),
             }
         }
-        headers.sort_by(|a, b| a.0.cmp(&b.0));
+        sort_small(&mut headers);
         let signed_headers = headers
             .iter()
             .map(|(n, _)| n.as_str())

@@ -565,13 +565,10 @@ struct WireName<'a> {
 // ---------------------------------------------------------------------------------------------
 
 /// Token counts, read leniently (floats and absent fields accepted).
-#[derive(Clone, Copy, Default, Deserialize)]
+#[derive(Clone, Copy, Default)]
 struct WireUsage {
-    #[serde(default, rename = "inputTokens")]
     input_tokens: Option<f64>,
-    #[serde(default, rename = "outputTokens")]
     output_tokens: Option<f64>,
-    #[serde(default, rename = "totalTokens")]
     total_tokens: Option<f64>,
 }
 
@@ -594,48 +591,21 @@ impl WireUsage {
     }
 }
 
-/// One stream event's payload: the fields byok reads, all optional.
+/// One stream event's payload: the fields byok reads, all optional. Nested objects are read
+/// as `Value`s: one derived decoder instead of six keeps the module smaller, and unknown
+/// top-level fields (AWS's `p` padding) are still skipped without being stored.
 #[derive(Default, Deserialize)]
-struct WireEvent<'a> {
+struct WireEvent {
     #[serde(default, rename = "contentBlockIndex")]
     content_block_index: Option<f64>,
-    #[serde(default, borrow)]
-    delta: Option<WireDelta<'a>>,
-    #[serde(default, borrow)]
-    start: Option<WireStart<'a>>,
-    #[serde(default, rename = "stopReason", borrow)]
-    stop_reason: Option<Cow<'a, str>>,
     #[serde(default)]
-    usage: Option<WireUsage>,
-}
-
-#[derive(Default, Deserialize)]
-struct WireDelta<'a> {
-    #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
-    #[serde(default, rename = "toolUse")]
-    tool_use: Option<WireToolDelta>,
-}
-
-#[derive(Default, Deserialize)]
-struct WireToolDelta {
-    /// JSON text in Bedrock's streams; a JSON value from some proxies, written out as text.
+    delta: Option<serde_json::Value>,
     #[serde(default)]
-    input: Option<serde_json::Value>,
-}
-
-#[derive(Default, Deserialize)]
-struct WireStart<'a> {
-    #[serde(default, rename = "toolUse", borrow)]
-    tool_use: Option<WireToolStart<'a>>,
-}
-
-#[derive(Default, Deserialize)]
-struct WireToolStart<'a> {
-    #[serde(default, rename = "toolUseId", borrow)]
-    tool_use_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    name: Option<Cow<'a, str>>,
+    start: Option<serde_json::Value>,
+    #[serde(default, rename = "stopReason")]
+    stop_reason: Option<String>,
+    #[serde(default)]
+    usage: Option<serde_json::Value>,
 }
 
 /// Bedrock's stop reasons.
@@ -857,7 +827,10 @@ fn frame_error(
                 .filter(|m| !m.trim().is_empty()),
         }
     } else {
-        let v = serde_json::from_slice::<serde_json::Value>(&frame.payload).unwrap_or_default();
+        let v = core::str::from_utf8(&frame.payload)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+            .unwrap_or_default();
         AwsError::from_value(&v)
     };
     let kind = frame
@@ -881,46 +854,6 @@ fn frame_error(
 // Whole answers
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-struct WireResponse {
-    #[serde(default)]
-    output: Option<WireOutput>,
-    #[serde(default, rename = "stopReason")]
-    stop_reason: Option<String>,
-    #[serde(default)]
-    usage: Option<WireUsage>,
-}
-
-#[derive(Default, Deserialize)]
-struct WireOutput {
-    #[serde(default)]
-    message: Option<WireOutMessage>,
-}
-
-#[derive(Default, Deserialize)]
-struct WireOutMessage {
-    #[serde(default)]
-    content: Option<Vec<WireOutBlock>>,
-}
-
-#[derive(Default, Deserialize)]
-struct WireOutBlock {
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default, rename = "toolUse")]
-    tool_use: Option<WireOutToolUse>,
-}
-
-#[derive(Default, Deserialize)]
-struct WireOutToolUse {
-    #[serde(default, rename = "toolUseId")]
-    tool_use_id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    input: Option<serde_json::Value>,
-}
-
 /// An id for a tool call sent without one, so that calls can still be told apart.
 fn synthetic_id(n: usize) -> String {
     format!("call_byok_{n}")
@@ -943,23 +876,24 @@ fn input_text(input: Option<&serde_json::Value>) -> String {
 /// `NETWORK_ERROR` when the body is not JSON (nothing of it is quoted); the mapped error when
 /// it is an error object.
 pub fn parse_chat_response(body: &str) -> Result<ChatResponse> {
-    if !body.trim_start().starts_with('{') {
-        return Err(ByokError::new(
+    // Read through `Value` rather than typed structs: a whole answer is parsed once per call,
+    // and `Value`'s decoder is in the module anyway, where each derived one adds kilobytes.
+    let not_json = || {
+        ByokError::new(
             ErrorCode::NetworkError,
             "the answer is not valid JSON (was it cut off?)",
-        ));
-    }
-    let parsed: WireResponse = match serde_json::from_str(body) {
-        Ok(r) => r,
-        Err(_) => {
-            return Err(ByokError::new(
-                ErrorCode::NetworkError,
-                "the answer is not valid JSON (was it cut off?)",
-            ))
-        }
+        )
     };
-    let Some(message) = parsed.output.and_then(|o| o.message) else {
-        let e = AwsError::from_body(body);
+    if !body.trim_start().starts_with('{') {
+        return Err(not_json());
+    }
+    let v: serde_json::Value = serde_json::from_str(body).map_err(|_| not_json())?;
+    let Some(message) = v
+        .get("output")
+        .and_then(|o| o.get("message"))
+        .filter(|m| m.is_object())
+    else {
+        let e = AwsError::from_value(&v);
         if e.message.is_some() {
             let code = classify(None, &e);
             return Err(provider_error(
@@ -977,31 +911,46 @@ pub fn parse_chat_response(body: &str) -> Result<ChatResponse> {
     };
     let mut content = String::new();
     let mut tool_calls = Vec::new();
-    for block in message.content.unwrap_or_default() {
-        if let Some(text) = block.text {
-            content.push_str(&text);
+    let blocks = message.get("content").and_then(|c| c.as_array());
+    for block in blocks.into_iter().flatten() {
+        if let Some(text) = block.get("text").and_then(|t| t.as_str()) {
+            content.push_str(text);
         }
-        if let Some(t) = block.tool_use {
+        if let Some(t) = block.get("toolUse").filter(|t| t.is_object()) {
             let n = tool_calls.len();
+            let text = |k: &str| t.get(k).and_then(|x| x.as_str()).unwrap_or("");
             tool_calls.push(ToolCall {
-                id: t
-                    .tool_use_id
+                id: Some(text("toolUseId"))
                     .filter(|i| !i.is_empty())
-                    .unwrap_or_else(|| synthetic_id(n)),
-                name: t.name.unwrap_or_default(),
-                arguments: input_text(t.input.as_ref()),
+                    .map_or_else(|| synthetic_id(n), str::to_owned),
+                name: text("name").to_owned(),
+                arguments: input_text(t.get("input")),
             });
         }
     }
-    let reason = parsed.stop_reason.as_deref().map(finish_reason);
+    let reason = v
+        .get("stopReason")
+        .and_then(|r| r.as_str())
+        .map(finish_reason);
     Ok(ChatResponse {
         content,
         finish_reason: final_reason(reason, !tool_calls.is_empty()),
         tool_calls,
-        usage: parsed.usage.map(|u| u.usage()).unwrap_or_default(),
+        usage: usage_of_value(v.get("usage")),
         model: None,
         reported_cost: None,
     })
+}
+
+/// Token counts from a `usage` object read as a `Value`.
+fn usage_of_value(usage: Option<&serde_json::Value>) -> Usage {
+    let n = |k: &str| usage.and_then(|u| u.get(k)).and_then(|x| x.as_f64());
+    WireUsage {
+        input_tokens: n("inputTokens"),
+        output_tokens: n("outputTokens"),
+        total_tokens: n("totalTokens"),
+    }
+    .usage()
 }
 
 /// Reads the answer of [`models_request`], `{"modelSummaries":[{"modelId":…},…]}`: ids in
@@ -1012,40 +961,28 @@ pub fn parse_chat_response(body: &str) -> Result<ChatResponse> {
 /// The mapped error for an error object; `PROVIDER_UNAVAILABLE` for anything else that is not
 /// a model list (often a wrong base URL answering with a web page).
 pub fn parse_models(body: &str) -> Result<Vec<String>> {
-    #[derive(Deserialize)]
-    struct List {
-        #[serde(rename = "modelSummaries")]
-        model_summaries: Vec<Summary>,
-    }
-    #[derive(Deserialize)]
-    struct Summary {
-        #[serde(default, rename = "modelId")]
-        model_id: Option<String>,
-    }
-    let list = match serde_json::from_str::<List>(body) {
-        Ok(l) => l.model_summaries,
-        Err(_) => {
-            let e = AwsError::from_body(body);
-            if e.message.is_some() {
-                let code = classify(None, &e);
-                return Err(provider_error(
-                    "",
-                    "",
-                    code,
-                    &detail_of(&e, code, None),
-                    &[],
-                ));
-            }
-            return Err(ByokError::new(
-                ErrorCode::ProviderUnavailable,
-                "the answer is not a Bedrock model list (is the base URL right?)",
+    let v = serde_json::from_str::<serde_json::Value>(body).unwrap_or_default();
+    let Some(list) = v.get("modelSummaries").and_then(|l| l.as_array()) else {
+        let e = AwsError::from_value(&v);
+        if e.message.is_some() {
+            let code = classify(None, &e);
+            return Err(provider_error(
+                "",
+                "",
+                code,
+                &detail_of(&e, code, None),
+                &[],
             ));
         }
+        return Err(ByokError::new(
+            ErrorCode::ProviderUnavailable,
+            "the answer is not a Bedrock model list (is the base URL right?)",
+        ));
     };
     let mut ids: Vec<String> = Vec::with_capacity(list.len());
-    for id in list.into_iter().filter_map(|s| s.model_id) {
-        if !id.is_empty() && !ids.contains(&id) {
-            ids.push(id);
+    for id in list.iter().filter_map(|s| s.get("modelId")?.as_str()) {
+        if !id.is_empty() && !ids.iter().any(|i| i == id) {
+            ids.push(id.to_owned());
         }
     }
     Ok(ids)
@@ -1211,10 +1148,11 @@ impl BedrockStream {
             Some(kind) => (kind, unwrap_named(text, kind).unwrap_or(text)),
             None => {
                 // No header: the payload must name its event, `{"<type>":{…}}`.
-                let v: serde_json::Map<String, serde_json::Value> =
+                let v: serde_json::Value =
                     serde_json::from_str(text).map_err(|_| self.unreadable())?;
-                match v.keys().next() {
-                    Some(k) if v.len() == 1 => {
+                let map = v.as_object().ok_or_else(|| self.unreadable())?;
+                match map.keys().next() {
+                    Some(k) if map.len() == 1 => {
                         owned_kind = k.clone();
                         (
                             owned_kind.as_str(),
@@ -1231,10 +1169,10 @@ impl BedrockStream {
         if !payload.starts_with('{') {
             return Err(self.unreadable());
         }
-        let ev: WireEvent<'_> = serde_json::from_str(payload).map_err(|_| self.unreadable())?;
+        let ev: WireEvent = serde_json::from_str(payload).map_err(|_| self.unreadable())?;
         match kind {
             "contentBlockStart" => self.on_block_start(&ev, out),
-            "contentBlockDelta" => self.on_block_delta(ev, out),
+            "contentBlockDelta" => self.on_block_delta(ev, out)?,
             "messageStop" => {
                 self.stop = ev.stop_reason.as_deref().map(finish_reason);
                 self.stopped = true;
@@ -1243,8 +1181,8 @@ impl BedrockStream {
                 }
             }
             "metadata" => {
-                if let Some(u) = ev.usage {
-                    let usage = u.usage();
+                if ev.usage.as_ref().is_some_and(serde_json::Value::is_object) {
+                    let usage = usage_of_value(ev.usage.as_ref());
                     if !self.usage_seen || usage != self.usage {
                         out.push(Chunk::Usage { usage });
                     }
@@ -1263,17 +1201,16 @@ impl BedrockStream {
         Ok(())
     }
 
-    fn on_block_start(&mut self, ev: &WireEvent<'_>, out: &mut Vec<Chunk>) {
-        let Some(start) = ev.start.as_ref().and_then(|s| s.tool_use.as_ref()) else {
+    fn on_block_start(&mut self, ev: &WireEvent, out: &mut Vec<Chunk>) {
+        let Some(start) = ev.start.as_ref().and_then(|s| s.get("toolUse")) else {
             return;
         };
+        let text = |k: &str| start.get(k).and_then(|v| v.as_str()).unwrap_or("");
         let index = ev.content_block_index.map(|i| count(Some(i)));
-        let id = start
-            .tool_use_id
-            .as_deref()
+        let id = Some(text("toolUseId"))
             .filter(|i| !i.is_empty())
             .map_or_else(|| synthetic_id(self.calls.len()), str::to_owned);
-        let name = start.name.as_deref().unwrap_or("").to_owned();
+        let name = text("name").to_owned();
         out.push(Chunk::ToolCall {
             id: id.clone(),
             name: name.clone(),
@@ -1282,21 +1219,29 @@ impl BedrockStream {
         self.calls.push(ToolSlot { index, id, name });
     }
 
-    fn on_block_delta(&mut self, ev: WireEvent<'_>, out: &mut Vec<Chunk>) {
-        let Some(delta) = ev.delta else {
-            return;
+    fn on_block_delta(&mut self, ev: WireEvent, out: &mut Vec<Chunk>) -> Result<()> {
+        use serde_json::Value;
+        // `get_mut` and `take` rather than `remove`: BTreeMap's removal code is kilobytes of
+        // wasm that nothing else here needs.
+        let Some(Value::Object(mut delta)) = ev.delta else {
+            return Ok(());
         };
-        if let Some(text) = delta.text.filter(|t| !t.is_empty()) {
-            out.push(Chunk::Content {
-                delta: text.into_owned(),
-            });
+        match delta.get_mut("text") {
+            Some(Value::String(text)) if !text.is_empty() => {
+                out.push(Chunk::Content {
+                    delta: mem::take(text),
+                });
+            }
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(_) => return Err(self.unreadable()),
         }
-        let Some(tool) = delta.tool_use else {
-            return;
+        let Some(Value::Object(tool)) = delta.get_mut("toolUse") else {
+            return Ok(());
         };
-        let piece = match tool.input {
-            None | Some(serde_json::Value::Null) => String::new(),
-            Some(serde_json::Value::String(s)) => s,
+        // JSON text in Bedrock's streams; a JSON value from some proxies, written out as text.
+        let piece = match tool.get_mut("input") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => mem::take(s),
             Some(v) => v.to_string(),
         };
         let index = ev.content_block_index.map(|i| count(Some(i)));
@@ -1323,7 +1268,7 @@ impl BedrockStream {
             }
         };
         if piece.is_empty() {
-            return;
+            return Ok(());
         }
         if let Some(slot) = self.calls.get(pos) {
             out.push(Chunk::ToolCall {
@@ -1332,6 +1277,7 @@ impl BedrockStream {
                 arguments_delta: piece,
             });
         }
+        Ok(())
     }
 
     fn on_done(&mut self, out: &mut Vec<Chunk>) {
