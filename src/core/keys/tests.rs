@@ -98,8 +98,18 @@ fn format_table() {
         ("ollama", "", true, ""),
         // Bedrock: long-term API keys, short-term API keys, and access key credentials.
         ("bedrock", "ABSKQmVkcm9ja0FQSUtleS1zdGFuZGlu", true, ""),
-        ("bedrock", "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29tLz9BY3Rpb249Q2FsbA==", true, ""),
-        ("bedrock", "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", true, ""),
+        (
+            "bedrock",
+            "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29tLz9BY3Rpb249Q2FsbA==",
+            true,
+            "",
+        ),
+        (
+            "bedrock",
+            "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            true,
+            "",
+        ),
         ("bedrock", "bedrock-key", false, "start with"),
     ];
     for &(provider, key, valid, needle) in cases {

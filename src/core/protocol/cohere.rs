@@ -41,13 +41,15 @@ use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::openai::{
+    plain_text, wire_content, WireCall, WireContent, WireFunctionCall, WireFunctionDef, WireTool,
+};
 use super::{
     generic_detail, http_error, provider_error, ChatResponse, Chunk, Embeddings, Endpoint,
     HttpRequest, Method, StreamDecoder,
 };
 use crate::core::chat::{
-    ChatRequest, Content, ContentPart, FinishReason, Role, Stop, ToolCall, ToolChoice, ToolMode,
-    Usage,
+    ChatRequest, FinishReason, Role, Stop, ToolCall, ToolChoice, ToolMode, Usage,
 };
 use crate::core::error::{ByokError, ErrorCode, Result};
 use crate::core::sse::{SseDecoder, SseEvent, MAX_STRAY_BYTES};
@@ -294,7 +296,12 @@ fn wire_message(i: usize, m: &crate::core::chat::Message) -> Result<WireMessage<
     Ok(match m.role {
         Role::System => WireMessage::text("system", plain_text(&m.content)),
         Role::User => WireMessage {
-            content: Some(wire_content(&m.content).map_err(bad)?),
+            // Text without images goes as one string, however many parts it came in.
+            content: Some(if m.content.has_image() {
+                wire_content(&m.content).map_err(bad)?
+            } else {
+                WireContent::Text(plain_text(&m.content))
+            }),
             ..WireMessage::empty("user")
         },
         Role::Assistant => {
@@ -339,49 +346,6 @@ fn json_arguments(args: &str) -> &str {
     } else {
         args
     }
-}
-
-/// The text of a message whose role takes no images, borrowed when it is one string.
-fn plain_text(c: &Content) -> Cow<'_, str> {
-    match c {
-        Content::Text(t) => Cow::Borrowed(t.as_str()),
-        Content::Parts(_) => Cow::Owned(c.text()),
-    }
-}
-
-fn wire_content(c: &Content) -> core::result::Result<WireContent<'_>, &'static str> {
-    let parts = match c {
-        Content::Text(t) => return Ok(WireContent::Text(Cow::Borrowed(t))),
-        Content::Parts(parts) => parts,
-    };
-    if !c.has_image() {
-        return Ok(WireContent::Text(plain_text(c)));
-    }
-    let wire = parts
-        .iter()
-        .map(|p| match p {
-            ContentPart::Text { text } => Ok(WirePart::Text { text }),
-            ContentPart::Image {
-                data,
-                url,
-                mime_type,
-            } => {
-                let url = match (data, url) {
-                    (Some(data), _) if data.starts_with("data:") => ImageUrl::Plain(data),
-                    (Some(data), _) => match mime_type {
-                        Some(mime) => ImageUrl::Data { mime, data },
-                        None => return Err("inline image data needs its mimeType"),
-                    },
-                    (None, Some(url)) => ImageUrl::Plain(url),
-                    (None, None) => return Err("an image part needs data or url"),
-                };
-                Ok(WirePart::ImageUrl {
-                    image_url: WireImageUrl { url },
-                })
-            }
-        })
-        .collect::<core::result::Result<Vec<_>, _>>()?;
-    Ok(WireContent::Parts(wire))
 }
 
 #[derive(Serialize)]
@@ -438,84 +402,6 @@ impl<'a> WireMessage<'a> {
             ..WireMessage::empty(role)
         }
     }
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum WireContent<'a> {
-    Text(Cow<'a, str>),
-    Parts(Vec<WirePart<'a>>),
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum WirePart<'a> {
-    Text { text: &'a str },
-    ImageUrl { image_url: WireImageUrl<'a> },
-}
-
-#[derive(Serialize)]
-struct WireImageUrl<'a> {
-    url: ImageUrl<'a>,
-}
-
-/// An image URL; inline data becomes a `data:` URL while it is serialized, so a large image is
-/// not copied once more just to glue a prefix on.
-enum ImageUrl<'a> {
-    Plain(&'a str),
-    Data { mime: &'a str, data: &'a str },
-}
-
-impl Serialize for ImageUrl<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
-        match self {
-            ImageUrl::Plain(url) => s.serialize_str(url),
-            ImageUrl::Data { .. } => s.collect_str(self),
-        }
-    }
-}
-
-impl fmt::Display for ImageUrl<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ImageUrl::Plain(url) => f.write_str(url),
-            ImageUrl::Data { mime, data } => {
-                f.write_str("data:")?;
-                f.write_str(mime)?;
-                f.write_str(";base64,")?;
-                f.write_str(data)
-            }
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct WireCall<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: WireFunctionCall<'a>,
-}
-
-#[derive(Serialize)]
-struct WireFunctionCall<'a> {
-    name: &'a str,
-    arguments: &'a str,
-}
-
-#[derive(Serialize)]
-struct WireTool<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: WireFunctionDef<'a>,
-}
-
-#[derive(Serialize)]
-struct WireFunctionDef<'a> {
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-    parameters: &'a serde_json::Value,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -489,14 +489,14 @@ fn wire_message<'a>(
 }
 
 /// The text of a message whose role takes no images, borrowed when it is one string.
-fn plain_text(c: &Content) -> Cow<'_, str> {
+pub(super) fn plain_text(c: &Content) -> Cow<'_, str> {
     match c {
         Content::Text(t) => Cow::Borrowed(t.as_str()),
         Content::Parts(_) => Cow::Owned(c.text()),
     }
 }
 
-fn wire_content(c: &Content) -> core::result::Result<WireContent<'_>, &'static str> {
+pub(super) fn wire_content(c: &Content) -> core::result::Result<WireContent<'_>, &'static str> {
     let parts = match c {
         Content::Text(t) => return Ok(WireContent::Text(Cow::Borrowed(t))),
         Content::Parts(parts) => parts,
@@ -579,26 +579,26 @@ struct WireMessage<'a> {
 
 #[derive(Serialize)]
 #[serde(untagged)]
-enum WireContent<'a> {
+pub(super) enum WireContent<'a> {
     Text(Cow<'a, str>),
     Parts(Vec<WirePart<'a>>),
 }
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum WirePart<'a> {
+pub(super) enum WirePart<'a> {
     Text { text: &'a str },
     ImageUrl { image_url: WireImageUrl<'a> },
 }
 
 #[derive(Serialize)]
-struct WireImageUrl<'a> {
+pub(super) struct WireImageUrl<'a> {
     url: ImageUrlValue<'a>,
 }
 
 /// An image URL; inline data becomes a `data:` URL while it is serialized, so a large image is
 /// not copied once more just to glue a prefix on.
-enum ImageUrlValue<'a> {
+pub(super) enum ImageUrlValue<'a> {
     Plain(&'a str),
     Data { mime: &'a str, data: &'a str },
 }
@@ -627,32 +627,32 @@ impl fmt::Display for ImageUrlValue<'_> {
 }
 
 #[derive(Serialize)]
-struct WireCall<'a> {
-    id: &'a str,
+pub(super) struct WireCall<'a> {
+    pub(super) id: &'a str,
     #[serde(rename = "type")]
-    kind: &'static str,
-    function: WireFunctionCall<'a>,
+    pub(super) kind: &'static str,
+    pub(super) function: WireFunctionCall<'a>,
 }
 
 #[derive(Serialize)]
-struct WireFunctionCall<'a> {
-    name: &'a str,
-    arguments: &'a str,
+pub(super) struct WireFunctionCall<'a> {
+    pub(super) name: &'a str,
+    pub(super) arguments: &'a str,
 }
 
 #[derive(Serialize)]
-struct WireTool<'a> {
+pub(super) struct WireTool<'a> {
     #[serde(rename = "type")]
-    kind: &'static str,
-    function: WireFunctionDef<'a>,
+    pub(super) kind: &'static str,
+    pub(super) function: WireFunctionDef<'a>,
 }
 
 #[derive(Serialize)]
-struct WireFunctionDef<'a> {
-    name: &'a str,
+pub(super) struct WireFunctionDef<'a> {
+    pub(super) name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-    parameters: &'a serde_json::Value,
+    pub(super) description: Option<&'a str>,
+    pub(super) parameters: &'a serde_json::Value,
 }
 
 #[derive(Serialize)]

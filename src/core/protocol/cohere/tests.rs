@@ -3,6 +3,7 @@
 //! embeddings.
 
 use super::*;
+use crate::core::chat::{Content, ContentPart};
 use crate::core::chat::{Message, Settings, Tool};
 use crate::core::collect::Collector;
 use serde_json::{json, Value};
