@@ -93,14 +93,18 @@ async function setupVault(providers, config) {
     $('chat-send').disabled = !unlocked;
     $('vault-open').textContent = vault.status() === 'empty' ? 'Create vault' : 'Unlock';
     const list = $('key-list');
-    list.replaceChildren();
-    if (!unlocked) return;
-    const keys = await vault.listKeys();
-    for (const k of keys) {
-      const used = k.lastUsed ? new Date(k.lastUsed).toLocaleTimeString() : 'never';
-      list.append(el('li', { 'data-key-id': k.id },
-        `${k.label} · ${k.provider} · ${k.keyPrefix} · used ${used}`));
+    if (!unlocked) {
+      list.replaceChildren();
+      return;
     }
+    // Render in one step after the await: refreshes triggered together (a change event and a
+    // button) must not interleave their items.
+    const keys = await vault.listKeys();
+    list.replaceChildren(...keys.map((k) => {
+      const used = k.lastUsed ? new Date(k.lastUsed).toLocaleTimeString() : 'never';
+      return el('li', { 'data-key-id': k.id },
+        `${k.label} · ${k.provider} · ${k.keyPrefix} · used ${used}`);
+    }));
     const provider = keys[0]?.provider;
     const models = $('chat-model');
     const current = models.value;
@@ -178,6 +182,7 @@ async function setupVault(providers, config) {
     } finally {
       $('chat-stop').disabled = true;
       controller = null;
+      await refresh();
     }
   });
   $('chat-stop').addEventListener('click', () => controller?.abort());

@@ -19,6 +19,7 @@ test('create a vault, add the stand-in key, stream a chat, lock, reload, unlock'
   await page.click('#add-submit');
   await page.waitForFunction(() => document.querySelector('#add-result').textContent.startsWith('✓'));
   assert.match(await page.textContent('#key-list'), /demo · openai · sk-pr••••••••0000/);
+  assert.equal(await page.locator('#key-list li').count(), 1, 'one key, listed once');
 
   await page.selectOption('#chat-model', 'gpt-4o');
   await page.fill('#chat-prompt', 'Bonjour, ça va ? 🌍');
