@@ -45,7 +45,7 @@ use super::openai::{
     plain_text, wire_content, WireCall, WireContent, WireFunctionCall, WireFunctionDef, WireTool,
 };
 use super::{
-    generic_detail, http_error, provider_error, ChatResponse, Chunk, Embeddings, Endpoint,
+    generic_detail, provider_error, status_error, ChatResponse, Chunk, Embeddings, Endpoint,
     HttpRequest, Method, StreamDecoder,
 };
 use crate::core::chat::{
@@ -798,24 +798,13 @@ pub fn map_error(
 ) -> ByokError {
     let message = error_message(body);
     let code = classify(Some(status), message.as_deref());
-    // A wait is no cure for an empty account or a refused key.
-    let retry_after_ms = retry_after_ms.filter(|_| {
-        matches!(
-            code,
-            ErrorCode::RateLimited | ErrorCode::ProviderUnavailable | ErrorCode::NetworkError
-        )
-    });
-    let detail = match message {
-        Some(m) => m,
-        None => format!("{} (HTTP {status})", generic_detail(code)),
-    };
-    http_error(
+    status_error(
         provider_name,
         provider_id,
         status,
         retry_after_ms,
         code,
-        &detail,
+        message,
         secrets,
     )
 }

@@ -328,6 +328,36 @@ pub fn http_error(
     }
 }
 
+/// The error of a non-2xx answer once its code is known: the provider's own `message` (else a
+/// generic one naming the status), and the provider's wait kept only where waiting can help.
+pub fn status_error(
+    provider_name: &str,
+    provider_id: &str,
+    status: u16,
+    retry_after_ms: Option<u64>,
+    code: ErrorCode,
+    message: Option<String>,
+    secrets: &[&str],
+) -> ByokError {
+    // A wait is no cure for an empty account or a refused key.
+    let retry_after_ms = retry_after_ms.filter(|_| {
+        matches!(
+            code,
+            ErrorCode::RateLimited | ErrorCode::ProviderUnavailable | ErrorCode::NetworkError
+        )
+    });
+    let detail = message.unwrap_or_else(|| format!("{} (HTTP {status})", generic_detail(code)));
+    http_error(
+        provider_name,
+        provider_id,
+        status,
+        retry_after_ms,
+        code,
+        &detail,
+        secrets,
+    )
+}
+
 /// Like [`http_error`], for an error with no HTTP status of its own (one reported inside a
 /// stream that began with 200).
 pub fn provider_error(

@@ -37,7 +37,7 @@ use zeroize::Zeroizing;
 
 use super::cohere::{Count, Str};
 use super::{
-    generic_detail, http_error, provider_error, ChatResponse, Chunk, Embeddings, Endpoint,
+    generic_detail, provider_error, status_error, ChatResponse, Chunk, Embeddings, Endpoint,
     HttpRequest, Method, StreamDecoder,
 };
 use crate::core::chat::{
@@ -549,27 +549,21 @@ pub fn map_error(
         .ok()
         .and_then(|v| error_message(&v));
     let code = classify(Some(status), message.as_deref());
-    let retry_after_ms = retry_after_ms.filter(|_| {
-        matches!(
-            code,
-            ErrorCode::RateLimited | ErrorCode::ProviderUnavailable | ErrorCode::NetworkError
-        )
+    let message = message.or_else(|| {
+        matches!(status, 404 | 405).then(|| {
+            format!(
+                "the server has no such path (HTTP {status}): the base URL should be Ollama's \
+                 root, such as http://localhost:11434"
+            )
+        })
     });
-    let detail = match message {
-        Some(m) => m,
-        None if matches!(status, 404 | 405) => format!(
-            "the server has no such path (HTTP {status}): the base URL should be Ollama's root, \
-             such as http://localhost:11434"
-        ),
-        None => format!("{} (HTTP {status})", generic_detail(code)),
-    };
-    http_error(
+    status_error(
         provider_name,
         provider_id,
         status,
         retry_after_ms,
         code,
-        &detail,
+        message,
         secrets,
     )
 }

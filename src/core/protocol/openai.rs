@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{
-    generic_detail, http_error, provider_error, ChatResponse, Chunk, Endpoint, HttpRequest, Method,
-    StreamDecoder,
+    generic_detail, provider_error, status_error, ChatResponse, Chunk, Endpoint, HttpRequest,
+    Method, StreamDecoder,
 };
 use crate::core::catalog::{Model, Protocol, Provider};
 use crate::core::chat::{
@@ -1146,24 +1146,13 @@ pub fn map_error(
 ) -> ByokError {
     let info = ErrorInfo::from_body(body);
     let code = classify(Some(status), &info);
-    // A wait is no cure for an empty account or a refused key.
-    let retry_after_ms = retry_after_ms.filter(|_| {
-        matches!(
-            code,
-            ErrorCode::RateLimited | ErrorCode::ProviderUnavailable | ErrorCode::NetworkError
-        )
-    });
-    let detail = match info.message {
-        Some(m) => m,
-        None => format!("{} (HTTP {status})", generic_detail(code)),
-    };
-    http_error(
+    status_error(
         provider_name,
         provider_id,
         status,
         retry_after_ms,
         code,
-        &detail,
+        info.message,
         secrets,
     )
 }
