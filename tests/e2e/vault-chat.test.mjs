@@ -18,6 +18,8 @@ test('create a vault, add the stand-in key, stream a chat, lock, reload, unlock'
 
   await page.click('#add-submit');
   await page.waitForFunction(() => document.querySelector('#add-result').textContent.startsWith('✓'));
+  // The list is re-read from the vault after the result is shown.
+  await page.waitForSelector('#key-list li');
   assert.match(await page.textContent('#key-list'), /demo · openai · sk-pr••••••••0000/);
   assert.equal(await page.locator('#key-list li').count(), 1, 'one key, listed once');
 
