@@ -31,14 +31,19 @@ export function judgePreflight(req, policy) {
   const origin = req.headers.origin ?? null;
   const requestedMethod = (req.headers['access-control-request-method'] ?? '').toUpperCase() || null;
   const requestedHeaders = parseHeaderList(req.headers['access-control-request-headers']);
-  const allowHeaders = new Set(policy.allowHeaders.map((h) => h.toLowerCase()));
+  // 'echo': the server copies access-control-request-headers back (Starlette, the npm cors package).
+  const allowHeaders = new Set(
+    (policy.allowHeaders === ECHO ? requestedHeaders : policy.allowHeaders).map((h) => h.toLowerCase()),
+  );
   const disallowedHeaders = requestedHeaders.filter(
     (h) => !allowHeaders.has(h) && !(allowHeaders.has('*') && h !== 'authorization'),
   );
   const simpleMethods = ['GET', 'HEAD', 'POST'];
   const methodAllowed =
-    requestedMethod === null || simpleMethods.includes(requestedMethod) || policy.allowMethods.includes(requestedMethod);
-  const originAllowed = Boolean(policy.allowOrigin) && (policy.allowOrigin === '*' || policy.allowOrigin === origin);
+    requestedMethod === null || simpleMethods.includes(requestedMethod) ||
+    policy.allowMethods.includes(requestedMethod) || policy.allowMethods.includes('*');
+  const allowOrigin = allowOriginFor(policy, origin);
+  const originAllowed = Boolean(allowOrigin) && (allowOrigin === '*' || allowOrigin === origin);
   return {
     origin,
     requestedMethod,
@@ -49,22 +54,42 @@ export function judgePreflight(req, policy) {
   };
 }
 
-/** Headers of a preflight answer; no access-control-allow-origin when the policy gives none. */
-export function preflightHeaders(policy) {
+/** `allowOrigin: ECHO` copies the request's Origin; `allowHeaders: ECHO` its requested headers. */
+export const ECHO = 'echo';
+
+/** The access-control-allow-origin value a policy gives a request from `origin` (null: none). */
+function allowOriginFor(policy, origin) {
+  if (policy.allowOrigin === ECHO) return origin || null;
+  return policy.allowOrigin || null;
+}
+
+/**
+ * Headers of a preflight answer; no access-control-allow-origin when the policy gives none.
+ * `req` is needed only by policies that echo the request (ECHO).
+ */
+export function preflightHeaders(policy, req = null) {
+  const origin = allowOriginFor(policy, req?.headers?.origin ?? null);
+  const allowHeaders =
+    policy.allowHeaders === ECHO ? req?.headers?.['access-control-request-headers'] ?? null : policy.allowHeaders.join(', ');
   return {
-    ...(policy.allowOrigin ? { 'access-control-allow-origin': policy.allowOrigin } : {}),
+    ...(origin ? { 'access-control-allow-origin': origin } : {}),
+    ...(policy.allowCredentials ? { 'access-control-allow-credentials': 'true' } : {}),
     'access-control-allow-methods': policy.allowMethods.join(', '),
-    'access-control-allow-headers': policy.allowHeaders.join(', '),
-    'access-control-max-age': String(policy.maxAge),
+    ...(allowHeaders ? { 'access-control-allow-headers': allowHeaders } : {}),
+    ...(policy.maxAge !== null && policy.maxAge !== undefined ? { 'access-control-max-age': String(policy.maxAge) } : {}),
   };
 }
 
 /**
  * CORS headers of an actual (non-preflight) answer. `extraExpose` (from a key's behaviour)
- * adds access-control-expose-headers even when the policy exposes nothing.
+ * adds access-control-expose-headers even when the policy exposes nothing. A policy without
+ * allowOrigin (a server with CORS off) sends no CORS header at all.
  */
-export function responseCorsHeaders(policy, extraExpose = null) {
-  const headers = { 'access-control-allow-origin': policy.allowOrigin };
+export function responseCorsHeaders(policy, extraExpose = null, req = null) {
+  const origin = allowOriginFor(policy, req?.headers?.origin ?? null);
+  if (!origin) return {};
+  const headers = { 'access-control-allow-origin': origin };
+  if (policy.allowCredentials) headers['access-control-allow-credentials'] = 'true';
   const expose = [...(policy.exposeHeaders ?? []), ...(extraExpose ?? [])];
   if (expose.length) headers['access-control-expose-headers'] = expose.join(', ');
   return headers;

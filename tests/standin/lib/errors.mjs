@@ -23,7 +23,11 @@ export class HttpError extends Error {
 
 /** Shorthand for an OpenAI-dialect HttpError. */
 export function openaiError(status, message, options = {}, headers = {}) {
-  return new HttpError(status, openaiErrorBody(message, options), headers);
+  const err = new HttpError(status, openaiErrorBody(message, options), headers);
+  // What the error says, for services of the OpenAI family that word the same error in their
+  // own body shape (providers/openai.mjs `errorBody` hook).
+  err.info = { ...openaiErrorBody(message, options).error };
+  return err;
 }
 
 export function sendError(res, err, extraHeaders = {}) {

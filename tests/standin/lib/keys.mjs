@@ -191,6 +191,23 @@ export class KeyRegistry {
     return { known: true, behaviour, source, state: this.state.get(stateKey) };
   }
 
+  /**
+   * As lookup(), for a server that takes any key or none (a local server started without an
+   * API key): every key is known; its behaviour comes from the registry, its words, or the
+   * defaults. Counters are per key ('' for no key).
+   */
+  lookupAny(provider, key) {
+    const k = typeof key === 'string' ? key : '';
+    const strict = this.lookup(provider, k);
+    if (strict.known) return strict;
+    const behaviour = (k && behaviourFromKeyWords(k)) || normalizeBehaviour({}).behaviour;
+    const stateKey = `${provider}\n${k}`;
+    if (!this.state.has(stateKey)) {
+      this.state.set(stateKey, { status5xx: behaviour.status5xx, rateLimit: behaviour.rateLimit, served: 0 });
+    }
+    return { known: true, behaviour, source: k ? 'any-key' : 'no-key', state: this.state.get(stateKey) };
+  }
+
   /** Built-in keys of a provider, for the README and the health endpoint. */
   listBuiltin(provider) {
     return [...(this.builtin.get(provider) ?? new Map()).entries()].map(([key, v]) => ({ key, note: v.note }));

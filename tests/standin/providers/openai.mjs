@@ -7,7 +7,7 @@
 
 import { readBody, sendJson, sleep, randomId, randomHex, MAX_BODY_BYTES } from '../lib/http.mjs';
 import { openaiErrorBody, openaiError, HttpError, sendError } from '../lib/errors.mjs';
-import { responseCorsHeaders } from '../lib/cors.mjs';
+import { responseCorsHeaders, judgePreflight, preflightHeaders } from '../lib/cors.mjs';
 import { writeSse } from '../lib/sse.mjs';
 import { BEHAVIOUR_DEFAULTS } from '../lib/keys.mjs';
 import { splitPieces, splitFixed, estimateTokens, hashVector, exampleFromSchema } from '../lib/text.mjs';
@@ -209,7 +209,7 @@ function contentText(content) {
   return { text: texts.join(' '), images };
 }
 
-function validateMessages(messages, model) {
+function validateMessages(messages, model, strict = true) {
   if (messages.length === 0) {
     throw bad("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'messages', 'empty_array');
   }
@@ -218,7 +218,7 @@ function validateMessages(messages, model) {
     if (!isObject(m)) throw invalidType(at, 'an object', m);
     if (m.role === undefined || m.role === null) throw missing(`${at}.role`);
     if (typeof m.role !== 'string' || !ROLES.includes(m.role)) throw invalidValue(`${at}.role`, String(m.role), ROLES);
-    for (const field of Object.keys(m)) {
+    for (const field of strict ? Object.keys(m) : []) {
       if (!MESSAGE_FIELDS.has(field)) throw bad(`Unknown parameter: '${at}.${field}'.`, `${at}.${field}`, 'unknown_parameter');
     }
     if (model.reasoning && (m.role === 'system' || m.role === 'developer')) {
@@ -248,7 +248,7 @@ function validateMessages(messages, model) {
           if (part.image_url === undefined || part.image_url === null) throw missing(`${pat}.image_url`);
           if (!isObject(part.image_url)) throw invalidType(`${pat}.image_url`, 'an object', part.image_url);
           if (typeof part.image_url.url !== 'string') throw missing(`${pat}.image_url.url`);
-          if (!model.vision) {
+          if (model.vision === false) {
             throw bad('Invalid content type. image_url is only supported by certain models.', `messages.[${i}].content.[${j}].type`);
           }
         }
@@ -303,7 +303,7 @@ function validateMessages(messages, model) {
   }
 }
 
-function validateTools(body) {
+function validateTools(body, toolChoices = ['none', 'auto', 'required']) {
   const { tools, tool_choice: choice } = body;
   const hasTools = tools !== undefined && tools !== null;
   if (hasTools) {
@@ -335,7 +335,7 @@ function validateTools(body) {
     throw bad("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", 'tool_choice');
   }
   if (typeof choice === 'string') {
-    if (!['none', 'auto', 'required'].includes(choice)) throw invalidValue('tool_choice', choice, ['none', 'auto', 'required']);
+    if (!toolChoices.includes(choice)) throw invalidValue('tool_choice', choice, toolChoices);
     return;
   }
   if (!isObject(choice)) throw invalidType('tool_choice', 'one of a string or object', choice);
@@ -348,9 +348,14 @@ function validateTools(body) {
 }
 
 /** Validates a chat request the way the real endpoint does; returns the model entry. */
-function validateChat(body) {
-  for (const name of Object.keys(body)) {
-    if (!CHAT_PARAMS.has(name)) throw bad(`Unrecognized request argument supplied: ${name}`);
+/**
+ * Validates a chat request the way the real endpoint does; returns the model entry. The
+ * flavour (see OPENAI_FLAVOUR) says which parameters exist, how models are found, and whether
+ * OpenAI's own model rules (o1, json_object) apply.
+ */
+function validateChat(body, f = OPENAI_FLAVOUR) {
+  for (const name of f.chatParams ? Object.keys(body) : []) {
+    if (!f.chatParams.has(name)) throw bad(`Unrecognized request argument supplied: ${name}`);
   }
   if (body.model === undefined || body.model === null) throw bad('you must provide a model parameter');
   if (body.messages === undefined || body.messages === null) throw missing('messages');
@@ -375,23 +380,17 @@ function validateChat(body) {
   if (Array.isArray(body.stop) && body.stop.length > 4) {
     throw bad(`Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length ${body.stop.length} instead.`, 'stop', 'array_above_max_length');
   }
-  if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true) {
-    throw bad("The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options');
+  if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true && f.streamOptionsNeedStream) {
+    throw bad(f.streamOptionsNeedStream, 'stream_options');
   }
   if (isObject(body.stream_options) && body.stream_options.include_usage !== undefined &&
       typeof body.stream_options.include_usage !== 'boolean') {
     throw invalidType('stream_options.include_usage', 'a boolean', body.stream_options.include_usage);
   }
 
-  const model = MODEL_BY_ID.get(body.model);
-  if (!model) {
-    throw openaiError(404, `The model \`${body.model}\` does not exist or you do not have access to it.`, { code: 'model_not_found' });
-  }
-  if (model.kind !== 'chat') {
-    throw openaiError(404, 'This is not a chat model and thus not supported in the v1/chat/completions endpoint. Did you mean to use v1/completions?', { param: 'model' });
-  }
+  const model = f.resolveModel(body.model, 'chat');
 
-  if (model.reasoning) {
+  if (f.openaiModelRules && model.reasoning) {
     if (body.max_tokens !== undefined && body.max_tokens !== null) {
       throw bad("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", 'max_tokens', 'unsupported_parameter');
     }
@@ -404,7 +403,7 @@ function validateChat(body) {
         throw bad(`Unsupported value: '${name}' does not support ${v} with this model. Only the default (${def}) value is supported.`, name, 'unsupported_value');
       }
     }
-  } else if (body.reasoning_effort !== undefined) {
+  } else if (f.openaiModelRules && body.reasoning_effort !== undefined) {
     throw bad('Unrecognized request argument supplied: reasoning_effort');
   }
 
@@ -413,7 +412,7 @@ function validateChat(body) {
     const types = ['text', 'json_object', 'json_schema'];
     if (!types.includes(rf.type)) throw invalidValue('response_format.type', String(rf.type), types);
     if (rf.type === 'json_schema') {
-      if (!model.structured) {
+      if (model.structured === false) {
         throw bad("Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.", 'response_format');
       }
       if (!isObject(rf.json_schema)) throw missing('response_format.json_schema');
@@ -421,10 +420,10 @@ function validateChat(body) {
     }
   }
 
-  validateTools(body);
-  validateMessages(body.messages, model);
+  validateTools(body, f.toolChoices);
+  validateMessages(body.messages, model, f.strictMessages);
 
-  if (isObject(rf) && rf.type === 'json_object') {
+  if (f.openaiModelRules && isObject(rf) && rf.type === 'json_object') {
     const mentionsJson = body.messages.some((m) => /json/i.test(contentText(m.content).text));
     if (!mentionsJson) {
       throw bad("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", 'messages');
@@ -478,8 +477,16 @@ function decide(body, behaviour) {
   return { kind: 'text', text, plain: !isObject(rf) || rf.type === 'text' };
 }
 
-/** The per-choice plan: pieces to stream, finish_reason and token counts. */
-function planChoice(decision, index, body, model) {
+/** What a thinking model (xAI's grok-3-mini) reasons before it answers, streamed first. */
+export const THINKING_TEXT = 'First, the user wrote a message. I should answer it briefly.';
+
+/**
+ * The per-choice plan: pieces to stream, finish_reason and token counts. `thinking` holds the
+ * reasoning pieces of a thinking model (`model.thinks`), which some services stream and count
+ * beside the answer. `toolCallId` makes the id of a tool call in the service's own form.
+ */
+function planChoice(decision, index, body, model, toolCallId = () => `call_${randomId(24)}`) {
+  const thinking = model.thinks ? splitPieces(THINKING_TEXT) : [];
   const limit = body.max_completion_tokens ?? body.max_tokens ?? null;
   // Reasoning comes first and is cut by the limit too (completion_tokens never exceeds it).
   const reasoning = model.reasoning ? Math.min(O1_REASONING_TOKENS, limit ?? Infinity) : 0;
@@ -493,12 +500,13 @@ function planChoice(decision, index, body, model) {
     const cut = allowed < fragments.length;
     return {
       kind: 'tool',
-      id: `call_${randomId(24)}`,
+      id: toolCallId(),
       name: fn.name,
       fragments: fragments.slice(0, allowed),
       finish: cut ? 'length' : 'tool_calls',
       completionTokens: reasoning + Math.min(budget, 1 + allowed),
       reasoning,
+      thinking,
     };
   }
 
@@ -515,7 +523,7 @@ function planChoice(decision, index, body, model) {
     pieces = pieces.slice(0, budget);
     finish = 'length';
   }
-  return { kind: decision.kind, pieces, finish, completionTokens: reasoning + pieces.length, reasoning };
+  return { kind: decision.kind, pieces, finish, completionTokens: reasoning + pieces.length, reasoning, thinking };
 }
 
 function usageOf(promptTokens, plans) {
@@ -580,53 +588,81 @@ function chatCompletionObject(meta, plans, body, usage) {
   };
 }
 
-/** The SSE events of a streamed answer, `[DONE]` included. */
-function chatChunks(meta, plans, body, usage, includeUsage) {
-  const chunk = (choices, extra = {}) =>
-    JSON.stringify({
-      id: meta.id,
-      object: 'chat.completion.chunk',
-      created: meta.created,
-      model: meta.model,
-      system_fingerprint: meta.fingerprint,
-      choices,
-      ...extra,
-    });
-  const choice = (index, delta, finish = null, logprobs = null) => ({ index, delta, logprobs, finish_reason: finish });
-  const events = [];
-
-  plans.forEach((p, index) => {
+/**
+ * How a service of the OpenAI family writes its answers: what differs between OpenAI, xAI,
+ * Mistral, LM Studio, vLLM and llama.cpp, as data and small builders. OpenAI's own:
+ *   chunk(meta, choices, extra)        one chunk object (key order as the service sends it)
+ *   choice(index, delta, finish, lp)   one entry of `choices`
+ *   deltas(plan, body)                 the deltas of one choice, role chunk included: [{ delta, logprobs?, finish? }]
+ *   finish(plan)                       the finishing delta ({ delta, finish }), or null when deltas() set it
+ *   usage                              'requested': a `choices: []` chunk with usage, only with
+ *                                      stream_options.include_usage; 'final': usage rides on the last chunk, always
+ *   lastExtra(meta, usage)             fields added to the very last chunk (llama.cpp's timings)
+ *   answer(meta, plans, body, usage)   the whole (non-streamed) answer
+ */
+export const OPENAI_STYLE = {
+  chunk: (meta, choices, extra) => ({
+    id: meta.id,
+    object: 'chat.completion.chunk',
+    created: meta.created,
+    model: meta.model,
+    system_fingerprint: meta.fingerprint,
+    choices,
+    ...extra,
+  }),
+  choice: (index, delta, finish = null, logprobs = null) => ({ index, delta, logprobs, finish_reason: finish }),
+  deltas(p, body) {
     if (p.kind === 'tool') {
-      events.push(chunk([choice(index, {
-        role: 'assistant',
-        content: null,
-        tool_calls: [{ index: 0, id: p.id, type: 'function', function: { name: p.name, arguments: '' } }],
-        refusal: null,
-      })]));
-    } else if (p.kind === 'refusal') {
-      events.push(chunk([choice(index, { role: 'assistant', content: null, refusal: '' })]));
-    } else {
-      events.push(chunk([choice(index, { role: 'assistant', content: '', refusal: null })]));
+      return [
+        {
+          delta: {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ index: 0, id: p.id, type: 'function', function: { name: p.name, arguments: '' } }],
+            refusal: null,
+          },
+        },
+        ...p.fragments.map((f) => ({ delta: { tool_calls: [{ index: 0, function: { arguments: f } }] } })),
+      ];
     }
-  });
+    if (p.kind === 'refusal') {
+      return [{ delta: { role: 'assistant', content: null, refusal: '' } }, ...p.pieces.map((x) => ({ delta: { refusal: x } }))];
+    }
+    return [
+      { delta: { role: 'assistant', content: '', refusal: null } },
+      ...p.pieces.map((x, k) => ({
+        delta: { content: x },
+        logprobs: body.logprobs === true ? logprobsOf([x], body, k) : null,
+      })),
+    ];
+  },
+  finish: (p) => ({ delta: {}, finish: p.finish }),
+  usage: 'requested',
+  lastExtra: null,
+  answer: chatCompletionObject,
+};
 
-  const longest = Math.max(...plans.map((p) => (p.kind === 'tool' ? p.fragments.length : p.pieces.length)));
+/** The SSE events of a streamed answer, the terminator included, in the given style. */
+function chatChunks(meta, plans, body, usage, includeUsage, style = OPENAI_STYLE) {
+  const chunks = [];
+  const emit = (choices, extra = {}) => chunks.push({ choices, extra });
+  const seqs = plans.map((p) => style.deltas(p, body));
+  const longest = Math.max(...seqs.map((q) => q.length));
+  // Choice by choice at each step, as OpenAI interleaves them with n > 1.
   for (let k = 0; k < longest; k++) {
-    plans.forEach((p, index) => {
-      if (p.kind === 'tool') {
-        if (k < p.fragments.length) {
-          events.push(chunk([choice(index, { tool_calls: [{ index: 0, function: { arguments: p.fragments[k] } }] })]));
-        }
-      } else if (k < p.pieces.length) {
-        const delta = p.kind === 'refusal' ? { refusal: p.pieces[k] } : { content: p.pieces[k] };
-        const lp = body.logprobs === true && p.kind === 'text' ? logprobsOf([p.pieces[k]], body, k) : null;
-        events.push(chunk([choice(index, delta, null, lp)]));
-      }
+    seqs.forEach((q, index) => {
+      if (k < q.length) emit([style.choice(index, q[k].delta, q[k].finish ?? null, q[k].logprobs ?? null)]);
     });
   }
-  plans.forEach((p, index) => events.push(chunk([choice(index, {}, p.finish)])));
-  if (includeUsage) events.push(chunk([], { usage }));
-  events.push('[DONE]');
+  plans.forEach((p, index) => {
+    const f = style.finish(p);
+    if (f) emit([style.choice(index, f.delta, f.finish, null)]);
+  });
+  if (style.usage === 'final') chunks[chunks.length - 1].extra.usage = usage;
+  else if (includeUsage) emit([], { usage });
+  if (style.lastExtra) Object.assign(chunks[chunks.length - 1].extra, style.lastExtra(meta, usage));
+  const events = chunks.map((c) => JSON.stringify(style.chunk(meta, c.choices, c.extra)));
+  if (style.done !== false) events.push('[DONE]');
   return events.map((data) => ({ data }));
 }
 
@@ -660,9 +696,9 @@ function embeddingInputs(input) {
   });
 }
 
-function embeddings(body) {
-  for (const name of Object.keys(body)) {
-    if (!EMBEDDING_PARAMS.has(name)) throw bad(`Unrecognized request argument supplied: ${name}`);
+function embeddings(body, f = OPENAI_FLAVOUR) {
+  for (const name of f.embeddingParams ? Object.keys(body) : []) {
+    if (!f.embeddingParams.has(name)) throw bad(`Unrecognized request argument supplied: ${name}`);
   }
   if (body.model === undefined || body.model === null) throw bad('you must provide a model parameter');
   if (body.input === undefined || body.input === null) throw missing('input');
@@ -670,11 +706,7 @@ function embeddings(body) {
   checkNumber(body, 'dimensions', { integer: true, min: 1 });
   const format = body.encoding_format ?? 'float';
   if (!['float', 'base64'].includes(format)) throw invalidValue('encoding_format', String(format), ['float', 'base64']);
-  const model = MODEL_BY_ID.get(body.model);
-  if (!model) {
-    throw openaiError(404, `The model \`${body.model}\` does not exist or you do not have access to it.`, { code: 'model_not_found' });
-  }
-  if (model.kind !== 'embedding') throw bad('You are not allowed to generate embeddings from this model');
+  const model = f.resolveModel(body.model, 'embedding');
   if (body.dimensions !== undefined && body.dimensions !== null && body.dimensions > model.dims) {
     throw bad(`Invalid 'dimensions': integer above maximum value. Expected a value <= ${model.dims}, but got ${body.dimensions} instead.`, 'dimensions', 'integer_above_max_value');
   }
@@ -709,7 +741,7 @@ function modelObject(m) {
   return { id: m.id, object: 'model', created: m.created, owned_by: m.owned_by };
 }
 
-function bearerKey(req) {
+export function bearerKey(req) {
   const value = req.headers.authorization;
   if (typeof value !== 'string') return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(value);
@@ -717,13 +749,54 @@ function bearerKey(req) {
 }
 
 /**
- * What differs between OpenAI and the services that serve the same API under other paths and
- * auth (Azure OpenAI): routing, where the key is, and the words of the key errors.
+ * Model lookup of a flavour: `byId` maps every accepted id (snapshots included) to its entry,
+ * whose `answerModel` is what answers report. Unknown ids and a model of the wrong kind get the
+ * flavour's own errors.
+ */
+export function modelTable(models, snapshotOf = (m) => m.snapshot ?? null) {
+  const byId = new Map();
+  for (const m of models) {
+    const snapshot = snapshotOf(m);
+    byId.set(m.id, { ...m, answerModel: snapshot ?? m.id });
+    if (snapshot) byId.set(snapshot, { ...m, answerModel: snapshot });
+  }
+  return byId;
+}
+
+/**
+ * What differs between OpenAI and the services that serve the same API under other paths, auth
+ * and words (Azure OpenAI, xAI, Mistral, LM Studio, vLLM, llama.cpp's server). A flavour gives
+ * some of these; makeHandler() fills in the rest from here, which is OpenAI itself.
+ *   route(method, path, url)     → { name: 'models' | 'model' | 'chat' | 'embeddings', id?, deployment?, instance? },
+ *                                  { error }, or null for an unknown path (notFound)
+ *   keyOf(req)                   the key sent, or null
+ *   keyRequired(r)               false: any key or none is taken (a local server without an API key)
+ *   missingKey(), incorrectKey(key)   the key errors
+ *   headers(ctx)                 headers of every answer besides CORS ({ requestId, started })
+ *   cors(r)                      the CORS policy of the answers (lib/cors.mjs), per instance
+ *   rateHeaders(limited)         x-ratelimit-* headers, or null
+ *   errorBody(status, info)      the service's body for an error OpenAI words as `info`
+ *                                ({ message, type, param, code }); null: OpenAI's body
+ *   accountErrors                { quota(), rateLimit(model, retryAfter), server(n, requestId) }
+ *   models, listModels(), modelObject(m), resolveModel(id, kind)
+ *   chatParams, embeddingParams  the parameters that exist (null: unknown ones are ignored)
+ *   precheck(body, kind)         the service's own validation before OpenAI's (Mistral's 422)
+ *   strictMessages               OpenAI's "Unknown parameter: messages[0].x"
+ *   openaiModelRules             o1's fixed parameters, json_object's "json" rule
+ *   toolChoices                  the tool_choice strings that exist
+ *   streamOptionsNeedStream      the error text for stream_options without stream (null: ignored)
+ *   style                        how answers are written (OPENAI_STYLE)
+ *   usage(promptTokens, plans, model)   the usage object
+ *   toolCallId()                 a new tool call id
+ *   completionId()               a new answer id
+ *   fingerprint(model)           system_fingerprint
+ *   midStreamError(requestId)    the error event of a stream that fails half-way
  */
 export const OPENAI_FLAVOUR = {
   id: 'openai',
   route: (method, path) => route(method, path),
   keyOf: bearerKey,
+  keyRequired: () => true,
   missingKey: () => openaiError(401,
     "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth " +
       "(i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API " +
@@ -731,37 +804,125 @@ export const OPENAI_FLAVOUR = {
   incorrectKey: (key) => openaiError(401,
     `Incorrect API key provided: ${openaiEchoMask(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
     { code: 'invalid_api_key' }),
-};
-
-/** The request handler of an OpenAI-API service of the given flavour. */
-export function makeHandler(flavour) {
-  return (ctx) => handle(flavour, ctx);
-}
-
-async function handle(flavour, { req, res, path, url, entry, keys, log }) {
-  const started = Date.now();
-  const requestId = `req_${randomHex(32)}`;
-  let behaviour = BEHAVIOUR_DEFAULTS;
-  const headers = (extra = {}) => ({
+  notFound: (method, path) => openaiError(404, `Invalid URL (${method} ${path})`),
+  headers: ({ requestId, started }) => ({
     'x-request-id': requestId,
     'openai-version': '2020-10-01',
     'openai-processing-ms': String(Date.now() - started),
-    ...responseCorsHeaders(CORS_POLICY, behaviour.exposeHeaders),
+  }),
+  cors: () => CORS_POLICY,
+  rateHeaders: (limited, retryAfter) => rateHeaders({ limited, retryAfter }),
+  errorBody: null,
+  accountErrors: {
+    quota: () => openaiError(429,
+      'You exceeded your current quota, please check your plan and billing details. For more information on this error, ' +
+        'read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+      { type: 'insufficient_quota', code: 'insufficient_quota' }),
+    rateLimit: (modelName, retryAfter) => openaiError(429,
+      `Rate limit reached for ${modelName ?? 'gpt-4o'} in organization org-standin on requests per min (RPM): Limit 3, Used 3, Requested 1. ` +
+        `Please try again in ${retryAfter}s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+      { type: 'requests', code: 'rate_limit_exceeded' }),
+    server: (n, requestId) => n % 2 === 0
+      ? openaiError(500,
+        'The server had an error processing your request. Sorry about that! You can retry your request, or contact us through ' +
+          `our help center at help.openai.com if you keep seeing this error. (Please include the request ID ${requestId} in your email.)`,
+        { type: 'server_error' })
+      : openaiError(503, 'The engine is currently overloaded, please try again later.', { type: 'server_error' }),
+  },
+  tooLarge: () => openaiError(413, `Request body too large. The maximum request body size is ${MAX_BODY_BYTES / (1024 * 1024)} MB.`),
+  badJson: () => bad(
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. " +
+      'The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to ' +
+      'fix this, please contact us through our help center at help.openai.com.)'),
+  models: MODEL_BY_ID,
+  listModels() {
+    return { object: 'list', data: MODELS.map((m) => this.modelObject(m)) };
+  },
+  modelObject,
+  findModel(id) {
+    const m = this.models.get(id);
+    if (!m) throw openaiError(404, `The model '${id}' does not exist`, { param: 'model', code: 'model_not_found' });
+    return { ...m, id };
+  },
+  resolveModel(id, kind) {
+    const model = this.models.get(id);
+    if (!model) {
+      throw openaiError(404, `The model \`${id}\` does not exist or you do not have access to it.`, { code: 'model_not_found' });
+    }
+    if (kind === 'chat' && model.kind !== 'chat') {
+      throw openaiError(404, 'This is not a chat model and thus not supported in the v1/chat/completions endpoint. Did you mean to use v1/completions?', { param: 'model' });
+    }
+    if (kind === 'embedding' && model.kind !== 'embedding') throw bad('You are not allowed to generate embeddings from this model');
+    return model;
+  },
+  chatParams: CHAT_PARAMS,
+  embeddingParams: EMBEDDING_PARAMS,
+  precheck: null,
+  strictMessages: true,
+  openaiModelRules: true,
+  toolChoices: ['none', 'auto', 'required'],
+  streamOptionsNeedStream: "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+  style: OPENAI_STYLE,
+  usage: (promptTokens, plans) => usageOf(promptTokens, plans),
+  toolCallId: () => `call_${randomId(24)}`,
+  completionId: () => `chatcmpl-${randomId(29)}`,
+  fingerprint: (model) => model.fingerprint,
+  midStreamError,
+};
+
+/** The request handler of an OpenAI-API service of the given flavour (see OPENAI_FLAVOUR). */
+export function makeHandler(flavour) {
+  const f = { ...OPENAI_FLAVOUR, ...flavour };
+  return (ctx) => handle(f, ctx);
+}
+
+/**
+ * The preflight handler of a flavour whose CORS depends on the instance (an option in the path):
+ * answers with the flavour's policy for that path and records the browser's verdict.
+ */
+export function makePreflight(flavour) {
+  const f = { ...OPENAI_FLAVOUR, ...flavour };
+  return ({ req, res, path, entry }) => {
+    const r = f.route('OPTIONS', path) ?? f.route('GET', path) ?? f.route('POST', path);
+    const policy = f.cors(r, path);
+    const verdict = judgePreflight(req, policy);
+    const status = policy.preflightStatus ?? 204;
+    Object.assign(entry, { preflight: true, status, cors: verdict });
+    const bodyText = policy.preflightBody ? policy.preflightBody(req, path) : '';
+    res.writeHead(status, {
+      ...preflightHeaders(policy, req),
+      ...(policy.extraHeaders ?? {}),
+      ...(bodyText ? { 'content-type': 'application/json; charset=utf-8' } : {}),
+      'content-length': String(Buffer.byteLength(bodyText)),
+    });
+    return res.end(bodyText);
+  };
+}
+
+async function handle(f, { req, res, path, url, entry, keys, log }) {
+  const started = Date.now();
+  const requestId = `req_${randomHex(32)}`;
+  let behaviour = BEHAVIOUR_DEFAULTS;
+  const r = f.route(req.method, path, url);
+  const headers = (extra = {}) => ({
+    ...f.headers({ requestId, started, r }),
+    ...responseCorsHeaders(f.cors(r, path), behaviour.exposeHeaders, req),
     ...extra,
   });
   const fail = (err, extra = {}) => {
     entry.status = err.status;
-    sendError(res, err, headers(extra));
+    // Errors worded as OpenAI words them go out in the flavour's own body shape.
+    const shaped = err.info && f.errorBody ? new HttpError(err.status, f.errorBody(err.status, err.info), err.headers) : err;
+    sendError(res, shaped, headers(extra));
   };
 
-  const r = flavour.route(req.method, path, url);
   if (r?.error) {
     req.resume();
     return fail(r.error);
   }
   if (!r) {
     req.resume();
-    return fail(openaiError(404, `Invalid URL (${req.method} ${path})`));
+    return fail(f.notFound(req.method, path));
   }
 
   // Body first (so it is in the log whatever happens next), then the key.
@@ -770,9 +931,7 @@ async function handle(flavour, { req, res, path, url, entry, keys, log }) {
   if (req.method === 'POST') {
     const { buffer, tooLarge, aborted } = await readBody(req, MAX_BODY_BYTES);
     if (aborted) return;
-    if (tooLarge) {
-      return fail(openaiError(413, `Request body too large. The maximum request body size is ${MAX_BODY_BYTES / (1024 * 1024)} MB.`), { connection: 'close' });
-    }
+    if (tooLarge) return fail(f.tooLarge(), { connection: 'close' });
     const text = buffer.toString('utf8');
     try {
       body = JSON.parse(text);
@@ -787,12 +946,17 @@ async function handle(flavour, { req, res, path, url, entry, keys, log }) {
     req.resume();
   }
 
-  const key = flavour.keyOf(req);
+  const key = f.keyOf(req);
   log.setKey(entry, key);
-  if (!key) return fail(flavour.missingKey());
-  const found = keys.lookup(flavour.id, key);
-  const incorrectKey = () => flavour.incorrectKey(key);
-  if (!found.known) return fail(incorrectKey());
+  let found;
+  if (f.keyRequired(r)) {
+    if (!key) return fail(f.missingKey());
+    found = keys.lookup(f.id, key);
+    if (!found.known) return fail(f.incorrectKey(key));
+  } else {
+    found = keys.lookupAny(f.id, key);
+  }
+  const incorrectKey = () => f.incorrectKey(key ?? '');
   behaviour = found.behaviour;
   const state = found.state;
 
@@ -806,85 +970,68 @@ async function handle(flavour, { req, res, path, url, entry, keys, log }) {
 
   // Account states, before the request itself is looked at.
   if (behaviour.revoked) return fail(incorrectKey());
-  if (behaviour.quota) {
-    return fail(openaiError(429,
-      'You exceeded your current quota, please check your plan and billing details. For more information on this error, ' +
-        'read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
-      { type: 'insufficient_quota', code: 'insufficient_quota' }));
-  }
+  if (behaviour.quota) return fail(f.accountErrors.quota());
   if (state.rateLimit !== 0) {
     if (state.rateLimit > 0) state.rateLimit--;
-    const modelName = typeof body?.model === 'string' ? body.model : 'gpt-4o';
-    return fail(openaiError(429,
-      `Rate limit reached for ${modelName} in organization org-standin on requests per min (RPM): Limit 3, Used 3, Requested 1. ` +
-        `Please try again in ${behaviour.retryAfter}s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
-      { type: 'requests', code: 'rate_limit_exceeded' }), rateHeaders({ limited: true, retryAfter: behaviour.retryAfter }));
+    const modelName = typeof body?.model === 'string' ? body.model : null;
+    return fail(f.accountErrors.rateLimit(modelName, behaviour.retryAfter), f.rateHeaders?.(true, behaviour.retryAfter) ?? {});
   }
   if (state.status5xx > 0) {
     state.status5xx--;
     const n = behaviour.status5xx - state.status5xx - 1;
-    if (n % 2 === 0) {
-      return fail(openaiError(500,
-        'The server had an error processing your request. Sorry about that! You can retry your request, or contact us through ' +
-          `our help center at help.openai.com if you keep seeing this error. (Please include the request ID ${requestId} in your email.)`,
-        { type: 'server_error' }));
-    }
-    return fail(openaiError(503, 'The engine is currently overloaded, please try again later.', { type: 'server_error' }));
+    return fail(f.accountErrors.server(n, requestId));
   }
   state.served++;
+  const okHeaders = (extra = {}) => headers({ ...(f.rateHeaders?.(false) ?? {}), ...extra });
 
   try {
     if (r.name === 'models') {
       entry.status = 200;
-      return sendJson(res, 200, { object: 'list', data: MODELS.map(modelObject) }, headers());
+      return sendJson(res, 200, f.listModels(r), headers());
     }
     if (r.name === 'model') {
-      const m = MODEL_BY_ID.get(r.id);
-      if (!m) throw openaiError(404, `The model '${r.id}' does not exist`, { param: 'model', code: 'model_not_found' });
+      const m = f.findModel(r.id);
       entry.status = 200;
-      return sendJson(res, 200, modelObject({ ...m, id: r.id }), headers());
+      return sendJson(res, 200, f.modelObject(m), headers());
     }
 
     // A deployment URL names the model; the body's `model` is then ignored, as Azure does.
     if (r.deployment && body && typeof body === 'object') body.model = r.deployment;
 
-    if (parseError) {
-      throw bad(
-        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. " +
-          'The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to ' +
-          'fix this, please contact us through our help center at help.openai.com.)');
-    }
+    if (parseError) throw f.badJson();
+    if (f.precheck) f.precheck(body, r.name, r);
 
     if (r.name === 'embeddings') {
-      const out = embeddings(body);
+      const out = embeddings(body, f);
       entry.status = 200;
-      return sendJson(res, 200, out, headers(rateHeaders()));
+      return sendJson(res, 200, out, okHeaders());
     }
 
     // Chat completions.
-    const model = validateChat(body);
+    const model = validateChat(body, f);
     const decision = decide(body, behaviour);
     const n = body.n ?? 1;
-    const plans = Array.from({ length: n }, (_, i) => planChoice(decision, i, body, model));
-    const usage = usageOf(countPromptTokens(body), plans);
+    const plans = Array.from({ length: n }, (_, i) => planChoice(decision, i, body, model, f.toolCallId));
+    const usage = f.usage(countPromptTokens(body), plans, model);
     const meta = {
-      id: `chatcmpl-${randomId(29)}`,
+      id: f.completionId(),
       created: Math.floor(Date.now() / 1000),
       model: model.answerModel,
-      fingerprint: model.fingerprint,
+      fingerprint: f.fingerprint(model),
+      started,
     };
     if (body.stream !== true) {
       entry.status = 200;
-      return sendJson(res, 200, chatCompletionObject(meta, plans, body, usage), headers(rateHeaders()));
+      return sendJson(res, 200, f.style.answer(meta, plans, body, usage), okHeaders());
     }
     const includeUsage = body.stream_options?.include_usage === true;
     entry.status = 200;
     await writeSse(res, {
       status: 200,
-      headers: headers({ 'content-type': 'text/event-stream; charset=utf-8', ...rateHeaders() }),
-      events: chatChunks(meta, plans, body, usage, includeUsage),
+      headers: okHeaders({ 'content-type': f.style.contentType ?? 'text/event-stream; charset=utf-8' }),
+      events: chatChunks(meta, plans, body, usage, includeUsage, f.style),
       behaviour,
-      errorEvent: midStreamError(requestId),
+      errorEvent: f.midStreamError(requestId),
       entry,
     });
   } catch (err) {
