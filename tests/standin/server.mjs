@@ -31,9 +31,14 @@ import vertex from './providers/vertex.mjs';
 import bedrock from './providers/bedrock.mjs';
 import cohere from './providers/cohere.mjs';
 import ollama from './providers/ollama.mjs';
+import xai from './providers/xai.mjs';
+import mistral from './providers/mistral.mjs';
+import lmstudio from './providers/lmstudio.mjs';
+import vllm from './providers/vllm.mjs';
+import llamacpp from './providers/llamacpp.mjs';
 
 /** Every provider the stand-in imitates. Add new provider modules here. */
-export const PROVIDERS = [openai, azure, google, vertex, bedrock, cohere, ollama, anthropic];
+export const PROVIDERS = [openai, azure, google, vertex, bedrock, cohere, ollama, anthropic, xai, mistral, lmstudio, vllm, llamacpp];
 
 const ALLOWED_HOSTS = new Set(['127.0.0.1']);
 

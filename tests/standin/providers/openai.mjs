@@ -486,7 +486,9 @@ export const THINKING_TEXT = 'First, the user wrote a message. I should answer i
  * beside the answer. `toolCallId` makes the id of a tool call in the service's own form.
  */
 function planChoice(decision, index, body, model, toolCallId = () => `call_${randomId(24)}`) {
+  // `thinks: true`: the reasoning is streamed (xAI's reasoning_content); 'hidden': only counted.
   const thinking = model.thinks ? splitPieces(THINKING_TEXT) : [];
+  const thinkingShown = model.thinks === true;
   const limit = body.max_completion_tokens ?? body.max_tokens ?? null;
   // Reasoning comes first and is cut by the limit too (completion_tokens never exceeds it).
   const reasoning = model.reasoning ? Math.min(O1_REASONING_TOKENS, limit ?? Infinity) : 0;
@@ -507,6 +509,7 @@ function planChoice(decision, index, body, model, toolCallId = () => `call_${ran
       completionTokens: reasoning + Math.min(budget, 1 + allowed),
       reasoning,
       thinking,
+      thinkingShown,
     };
   }
 
@@ -523,7 +526,7 @@ function planChoice(decision, index, body, model, toolCallId = () => `call_${ran
     pieces = pieces.slice(0, budget);
     finish = 'length';
   }
-  return { kind: decision.kind, pieces, finish, completionTokens: reasoning + pieces.length, reasoning, thinking };
+  return { kind: decision.kind, pieces, finish, completionTokens: reasoning + pieces.length, reasoning, thinking, thinkingShown };
 }
 
 function usageOf(promptTokens, plans) {
@@ -753,14 +756,56 @@ export function bearerKey(req) {
  * whose `answerModel` is what answers report. Unknown ids and a model of the wrong kind get the
  * flavour's own errors.
  */
-export function modelTable(models, snapshotOf = (m) => m.snapshot ?? null) {
+export function modelTable(models) {
   const byId = new Map();
   for (const m of models) {
-    const snapshot = snapshotOf(m);
+    const snapshot = m.snapshot ?? null;
     byId.set(m.id, { ...m, answerModel: snapshot ?? m.id });
     if (snapshot) byId.set(snapshot, { ...m, answerModel: snapshot });
+    // Aliases (xAI's grok-4 → grok-4-0709) answer with the model's own id.
+    for (const alias of m.aliases ?? []) byId.set(alias, { ...m, answerModel: m.id });
   }
   return byId;
+}
+
+/**
+ * Splits an instance path into the instance's options and the service's own path:
+ * `/_cors-off/v1/models` → `{ options: { 'cors-off': true }, path: '/v1/models' }`. The stand-in
+ * runs several instances of a local server (started with or without CORS, an API key, …) side by
+ * side; each option is a path segment right after the provider's prefix. Unknown `_words` stay
+ * in the path (and get the service's 404).
+ */
+export function splitInstance(path, allowed) {
+  const options = {};
+  let rest = path;
+  for (;;) {
+    const m = /^\/_([a-z0-9-]+)(?=\/|$)/.exec(rest);
+    if (!m || !allowed.includes(m[1])) break;
+    options[m[1]] = true;
+    rest = rest.slice(m[0].length);
+  }
+  return { options, path: rest || '/' };
+}
+
+/**
+ * The routes of an OpenAI-family server below its base URL: `/v1/models`, `/v1/models/{id}`
+ * (`modelPath`), `/v1/chat/completions`, `/v1/embeddings` (`embeddings`). `instance` carries the
+ * instance options (splitInstance).
+ */
+export function familyRoute(method, path, { options = [], modelPath = true, embeddings = true } = {}) {
+  const { options: instance, path: own } = splitInstance(path, options);
+  const r = route(method, own);
+  if (!r) return null;
+  if (r.name === 'model' && !modelPath) return null;
+  if (r.name === 'embeddings' && !embeddings) return null;
+  return { ...r, instance };
+}
+
+/** A copy of `value` with every object's keys sorted, as nlohmann::json (llama.cpp) writes them. */
+export function sortedKeys(value) {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (!isObject(value)) return value;
+  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedKeys(value[k])]));
 }
 
 /**
@@ -883,19 +928,19 @@ export function makeHandler(flavour) {
 export function makePreflight(flavour) {
   const f = { ...OPENAI_FLAVOUR, ...flavour };
   return ({ req, res, path, entry }) => {
-    const r = f.route('OPTIONS', path) ?? f.route('GET', path) ?? f.route('POST', path);
-    const policy = f.cors(r, path);
+    req.resume();
+    const policy = f.cors(null, path);
     const verdict = judgePreflight(req, policy);
-    const status = policy.preflightStatus ?? 204;
-    Object.assign(entry, { preflight: true, status, cors: verdict });
-    const bodyText = policy.preflightBody ? policy.preflightBody(req, path) : '';
-    res.writeHead(status, {
-      ...preflightHeaders(policy, req),
-      ...(policy.extraHeaders ?? {}),
-      ...(bodyText ? { 'content-type': 'application/json; charset=utf-8' } : {}),
-      'content-length': String(Buffer.byteLength(bodyText)),
-    });
-    return res.end(bodyText);
+    // A server without CORS answers OPTIONS as any other unknown request (policy.preflightAnswer).
+    const answer = policy.preflightAnswer?.(req, path) ?? {
+      status: policy.preflightStatus ?? 204,
+      headers: { ...preflightHeaders(policy, req), ...(policy.preflightHeaders ?? {}) },
+      body: policy.preflightBody ?? '',
+    };
+    Object.assign(entry, { preflight: true, status: answer.status, cors: verdict });
+    const bodyBytes = Buffer.from(answer.body, 'utf8');
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': String(bodyBytes.length) });
+    return res.end(bodyBytes);
   };
 }
 
@@ -970,8 +1015,9 @@ async function handle(f, { req, res, path, url, entry, keys, log }) {
 
   // Account states, before the request itself is looked at.
   if (behaviour.revoked) return fail(incorrectKey());
-  if (behaviour.quota) return fail(f.accountErrors.quota());
-  if (state.rateLimit !== 0) {
+  const quota = behaviour.quota ? f.accountErrors.quota?.() : null;
+  if (quota) return fail(quota);
+  if (state.rateLimit !== 0 && f.accountErrors.rateLimit) {
     if (state.rateLimit > 0) state.rateLimit--;
     const modelName = typeof body?.model === 'string' ? body.model : null;
     return fail(f.accountErrors.rateLimit(modelName, behaviour.retryAfter), f.rateHeaders?.(true, behaviour.retryAfter) ?? {});
