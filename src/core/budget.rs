@@ -424,5 +424,64 @@ pub fn remaining(budgets: &[Budget], spent: &SpentIndex, now_ms: f64) -> Vec<Bud
     out
 }
 
+/// Most budgets kept: enough for every provider and key of a vault.
+pub const MAX_BUDGETS: usize = 512;
+
+/// `setBudget`'s argument as pages write it: `{ provider | keyId, dailyUsd?, monthlyUsd? }`.
+/// A limit left out or `null` is no limit; with both left out the budget is removed.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BudgetInput {
+    /// A provider id: the budget covers every key of it.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// A stored key's id: the budget covers that key alone.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// The daily limit, USD.
+    #[serde(default)]
+    pub daily_usd: Option<f64>,
+    /// The monthly limit, USD.
+    #[serde(default)]
+    pub monthly_usd: Option<f64>,
+}
+
+impl BudgetInput {
+    /// The spec, if exactly one of `provider` and `keyId` is given.
+    pub fn into_spec(self) -> Result<BudgetSpec> {
+        let scope = match (self.provider, self.key_id) {
+            (Some(p), None) => BudgetScope::Provider(p),
+            (None, Some(k)) => BudgetScope::Key(k),
+            _ => {
+                return Err(ByokError::invalid_request(
+                    "a budget names either a provider or a keyId",
+                ))
+            }
+        };
+        Ok(BudgetSpec {
+            scope,
+            daily_usd: self.daily_usd,
+            monthly_usd: self.monthly_usd,
+        })
+    }
+}
+
+/// Sets, replaces or (with no limit at all) removes the budget of `spec`'s scope in `budgets`.
+pub fn set_budget(budgets: &mut Vec<Budget>, spec: &BudgetSpec) -> Result<()> {
+    let budget = Budget::new(spec)?;
+    budgets.retain(|b| b.id != budget.id);
+    if budget.daily_limit_femto.is_none() && budget.monthly_limit_femto.is_none() {
+        return Ok(());
+    }
+    if budgets.len() >= MAX_BUDGETS {
+        return Err(ByokError::invalid_request(format!(
+            "at most {MAX_BUDGETS} budgets can be set"
+        )));
+    }
+    budgets.push(budget);
+    budgets.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

@@ -201,6 +201,9 @@ pub enum ToolMode {
     Required,
 }
 
+/// How long a call may wait for the rate limiter unless the request says otherwise, ms.
+pub const DEFAULT_MAX_WAIT_MS: u64 = 60_000;
+
 /// The request of `streamChat`, `collectStream` and `sendChat`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -223,6 +226,11 @@ pub struct ChatRequest {
     /// Which stored key; default the newest valid key of the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// The longest wait, ms, the caller accepts from the rate limiter (its own limits or the
+    /// provider's Retry-After) before the call fails with `RATE_LIMITED`; default
+    /// [`DEFAULT_MAX_WAIT_MS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_ms: Option<u64>,
     /// The AbortSignal lives in JavaScript; it is named here only so that it is not refused
     /// as an unknown field.
     #[serde(default, skip_serializing)]

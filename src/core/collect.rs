@@ -95,6 +95,7 @@ impl Collector {
                 }),
             },
             Chunk::Usage { usage } => r.usage = *usage,
+            Chunk::Wait { .. } => {}
             Chunk::Done {
                 finish_reason,
                 usage,

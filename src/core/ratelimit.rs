@@ -92,6 +92,49 @@ pub struct RateLimitSetting {
     pub limit: RateLimit,
 }
 
+/// `setRateLimit`'s argument and `rateLimits()`' rows, flat as pages write them:
+/// `{ provider, keyId?, requestsPerMinute?, tokensPerMinute? }`. With neither limit, the
+/// limit of that provider or key is removed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// Provider id.
+    pub provider: String,
+    /// A stored key's id: the limit is that key's; without, every key of the provider's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Calls per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// Tokens per minute (input estimate plus the output asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_minute: Option<u32>,
+}
+
+impl From<RateLimitSpec> for RateLimitSetting {
+    fn from(s: RateLimitSpec) -> Self {
+        RateLimitSetting {
+            provider: s.provider,
+            key_id: s.key_id,
+            limit: RateLimit {
+                requests_per_minute: s.requests_per_minute,
+                tokens_per_minute: s.tokens_per_minute,
+            },
+        }
+    }
+}
+
+impl From<RateLimitSetting> for RateLimitSpec {
+    fn from(s: RateLimitSetting) -> Self {
+        RateLimitSpec {
+            provider: s.provider,
+            key_id: s.key_id,
+            requests_per_minute: s.limit.requests_per_minute,
+            tokens_per_minute: s.limit.tokens_per_minute,
+        }
+    }
+}
+
 /// Why a call must wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -276,3 +276,43 @@ fn remaining_for_the_ui() {
     assert_eq!(json["period"], "monthly");
     assert_eq!(json["limitFemto"], "10000000000000000");
 }
+
+#[test]
+fn budget_input_names_one_scope_and_set_budget_replaces_or_removes() {
+    let spec = |json: &str| {
+        serde_json::from_str::<BudgetInput>(json)
+            .unwrap()
+            .into_spec()
+    };
+    assert!(spec(r#"{"dailyUsd":1}"#).is_err());
+    assert!(spec(r#"{"provider":"openai","keyId":"k","dailyUsd":1}"#).is_err());
+    assert!(serde_json::from_str::<BudgetInput>(r#"{"provider":"openai","daily":1}"#).is_err());
+    let mut budgets = Vec::new();
+    set_budget(
+        &mut budgets,
+        &spec(r#"{"provider":"openai","dailyUsd":1}"#).unwrap(),
+    )
+    .unwrap();
+    set_budget(
+        &mut budgets,
+        &spec(r#"{"keyId":"k1","monthlyUsd":5}"#).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(budgets.len(), 2);
+    set_budget(
+        &mut budgets,
+        &spec(r#"{"provider":"openai","dailyUsd":2}"#).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(budgets.len(), 2);
+    let openai = budgets.iter().find(|b| b.id == "provider:openai").unwrap();
+    assert_eq!(openai.spec().daily_usd, Some(2.0));
+    set_budget(&mut budgets, &spec(r#"{"provider":"openai"}"#).unwrap()).unwrap();
+    assert_eq!(budgets.len(), 1);
+    assert!(set_budget(
+        &mut budgets,
+        &spec(r#"{"keyId":"k1","dailyUsd":-1}"#).unwrap()
+    )
+    .is_err());
+    assert_eq!(budgets.len(), 1, "a refused budget changes nothing");
+}

@@ -217,7 +217,8 @@ impl fmt::Debug for Endpoint<'_> {
 
 /// One chunk of `streamChat`, serialized exactly as `shared/API.md` names it:
 /// `{type:'content',delta}`, `{type:'tool_call',id,name,argumentsDelta}`,
-/// `{type:'usage',usage}`, `{type:'done',finishReason,usage,cost}`.
+/// `{type:'usage',usage}`, `{type:'done',finishReason,usage,cost}`; and byok's own
+/// `{type:'wait',waitMs,reason,message}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(
     tag = "type",
@@ -244,6 +245,17 @@ pub enum Chunk {
     Usage {
         /// Token counts.
         usage: Usage,
+    },
+    /// The call waits before it goes out (the user's rate limit, or the provider's
+    /// Retry-After): told as it starts, so a page can show it instead of a silent stall.
+    /// Never produced by decoders.
+    Wait {
+        /// How long, ms.
+        wait_ms: u64,
+        /// Why.
+        reason: crate::core::ratelimit::WaitReason,
+        /// Why, for people.
+        message: String,
     },
     /// The last chunk of a complete answer.
     Done {

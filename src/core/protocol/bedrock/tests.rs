@@ -40,6 +40,7 @@ fn request(messages: Vec<Message>) -> ChatRequest {
         tools: Vec::new(),
         tool_choice: None,
         key_id: None,
+        max_wait_ms: None,
         signal: None,
     }
 }

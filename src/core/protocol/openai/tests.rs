@@ -39,6 +39,7 @@ fn request(model: &str, messages: Vec<Message>) -> ChatRequest {
         tools: Vec::new(),
         tool_choice: None,
         key_id: None,
+        max_wait_ms: None,
         signal: None,
     }
 }
