@@ -10,10 +10,24 @@ export class ChunkStream {
     this._queue = [];
     this._next = 0;
     this._ended = false;
+    // Notices (`wait` chunks) arrive while a pull is still pending: they are served at once
+    // and the pull is kept for the next call.
+    this._notices = [];
+    this._pending = null;
+    this._wake = null;
+    handle.setNotifier((chunk) => this._notice(chunk));
   }
 
   [Symbol.asyncIterator]() {
     return this;
+  }
+
+  _notice(chunk) {
+    if (this._ended) return;
+    this._notices.push(chunk);
+    const wake = this._wake;
+    this._wake = null;
+    if (wake) wake();
   }
 
   async next() {
@@ -23,23 +37,32 @@ export class ChunkStream {
       this._end();
       throw new BYOKError('STREAM_ABORTED', 'the call was aborted');
     }
-    while (this._next >= this._queue.length) {
+    for (;;) {
+      if (this._notices.length) return { value: this._notices.shift(), done: false };
+      if (this._next < this._queue.length) return { value: this._queue[this._next++], done: false };
       if (this._ended) return { value: undefined, done: true };
-      let batch;
-      try {
-        batch = await this._handle.pull();
-      } catch (e) {
-        this._end();
-        throw e;
+      if (!this._pending) {
+        this._pending = this._handle.pull().then(
+          (batch) => ({ batch }),
+          (error) => ({ error }),
+        );
       }
-      if (batch === null) {
+      const woken = new Promise((resolve) => { this._wake = resolve; });
+      const got = await Promise.race([this._pending, woken.then(() => null)]);
+      this._wake = null;
+      if (got === null) continue;
+      this._pending = null;
+      if (got.error !== undefined) {
+        this._end();
+        throw got.error;
+      }
+      if (got.batch === null) {
         this._end();
         return { value: undefined, done: true };
       }
-      this._queue = batch;
+      this._queue = got.batch;
       this._next = 0;
     }
-    return { value: this._queue[this._next++], done: false };
   }
 
   /** Called by `break` in a for-await loop: the connection is closed at once. */
@@ -54,6 +77,7 @@ export class ChunkStream {
   _end() {
     this._ended = true;
     this._queue = [];
+    this._notices = [];
   }
 }
 

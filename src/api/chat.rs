@@ -4,12 +4,16 @@ use super::convert::{decode, to_value};
 use super::error::to_js;
 use super::state::with_catalog;
 use super::vault::{default_vault, promise, VaultHandle};
+use crate::core::catalog::Catalog;
 use crate::core::chat::ChatRequest;
 use crate::core::collect::Collector;
 use crate::core::embed::{self, EmbedRequest};
 use crate::core::error::{ByokError, Result};
+use crate::core::estimate;
+use crate::core::protocol::Chunk;
 use crate::core::sanitize;
-use crate::web::client::{self, ChatStream, Target};
+use crate::core::usage::CallKind;
+use crate::web::client::{self, ChatStream, Target, Tracker, WaitNotice};
 use crate::web::vault::Vault;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -80,10 +84,53 @@ fn mark_used(vault: Vault, record_id: String) {
     });
 }
 
-async fn open_stream(source: &Source, p: &Prepared) -> Result<ChatStream> {
+/// Tells a wait to the vault's listeners and, for streams, to the page as a `wait` chunk.
+fn wait_notice(vault: &Vault, also: Option<js_sys::Function>) -> WaitNotice {
+    let vault = vault.clone();
+    Rc::new(move |chunk: &Chunk| {
+        let Ok(value) = to_value(chunk) else { return };
+        vault.emit_with("wait", &value);
+        if let Some(f) = &also {
+            // The page's callback failing is its own business.
+            let _ = f.call1(&JsValue::NULL, &value);
+        }
+    })
+}
+
+/// The budget check and bookkeeping of a chat call.
+async fn begin_chat(
+    vault: &Vault,
+    catalog: &Catalog,
+    request: &ChatRequest,
+    record_id: &str,
+    kind: CallKind,
+    notice: WaitNotice,
+) -> Result<Tracker> {
+    let meter = vault.meter();
+    let call = meter.start(&request.provider, &request.model, Some(record_id), kind)?;
+    let estimate = estimate::estimate_request(catalog, request);
+    Tracker::begin(&meter, call, &estimate, request.max_wait_ms, Some(notice)).await
+}
+
+async fn open_stream(
+    source: &Source,
+    p: &Prepared,
+    also: Option<js_sys::Function>,
+) -> Result<ChatStream> {
     let (target, vault, record_id) = target_for(source, &p.request).await?;
     let catalog = with_catalog(|c| Ok(c.clone()))?;
-    let stream = client::start_stream(&catalog, target, &p.request, p.signal.clone()).await?;
+    let notice = wait_notice(&vault, also);
+    let track = begin_chat(
+        &vault,
+        &catalog,
+        &p.request,
+        &record_id,
+        CallKind::Stream,
+        notice,
+    )
+    .await?;
+    let stream =
+        client::start_stream(&catalog, target, &p.request, p.signal.clone(), track).await?;
     mark_used(vault, record_id);
     Ok(stream)
 }
@@ -99,6 +146,9 @@ enum StreamState {
 #[wasm_bindgen]
 pub struct ChatStreamHandle {
     state: Rc<RefCell<StreamState>>,
+    /// The iterator's `notice(chunk)`: a wait is handed to the page while the pull that
+    /// waits is still pending.
+    notifier: Rc<RefCell<Option<js_sys::Function>>>,
 }
 
 #[wasm_bindgen]
@@ -107,11 +157,13 @@ impl ChatStreamHandle {
     #[wasm_bindgen(unchecked_return_type = "Promise<ChatChunk[] | null>")]
     pub fn pull(&self) -> js_sys::Promise {
         let state = self.state.clone();
+        let notifier = self.notifier.borrow().clone();
         future_to_promise(async move {
             let current = std::mem::replace(&mut *state.borrow_mut(), StreamState::Busy);
             let mut stream = match current {
                 StreamState::NotStarted(source, request) => {
-                    match async { open_stream(&source, &prepare(&request)?).await }.await {
+                    match async { open_stream(&source, &prepare(&request)?, notifier).await }.await
+                    {
                         Ok(s) => Box::new(s),
                         Err(e) => {
                             *state.borrow_mut() = StreamState::Ended;
@@ -146,6 +198,12 @@ impl ChatStreamHandle {
         })
     }
 
+    /// Called by the iterator with its `notice` function, before the first pull.
+    #[wasm_bindgen(js_name = setNotifier)]
+    pub fn set_notifier(&self, f: js_sys::Function) {
+        *self.notifier.borrow_mut() = Some(f);
+    }
+
     /// Stops the stream; the connection closes at once.
     pub fn cancel(&self) {
         let previous = std::mem::replace(&mut *self.state.borrow_mut(), StreamState::Ended);
@@ -162,6 +220,7 @@ fn stream_chat_from(source: Source, request: JsValue) -> JsValue {
     make_chunk_stream(
         ChatStreamHandle {
             state: Rc::new(RefCell::new(StreamState::NotStarted(source, request))),
+            notifier: Rc::new(RefCell::new(None)),
         },
         signal,
     )
@@ -173,7 +232,7 @@ async fn collect_from(
     on_chunk: Option<js_sys::Function>,
 ) -> Result<JsValue> {
     let prepared = prepare(&request)?;
-    let mut stream = open_stream(&source, &prepared).await?;
+    let mut stream = open_stream(&source, &prepared, on_chunk.clone()).await?;
     let mut collector = Collector::new(stream.provider(), stream.model());
     while let Some(batch) = stream.next_batch().await? {
         for chunk in &batch {
@@ -194,7 +253,17 @@ async fn send_from(source: Source, request: JsValue) -> Result<JsValue> {
     let p = prepare(&request)?;
     let (target, vault, record_id) = target_for(&source, &p.request).await?;
     let catalog = with_catalog(|c| Ok(c.clone()))?;
-    let result = client::send_chat(&catalog, target, &p.request, p.signal).await?;
+    let notice = wait_notice(&vault, None);
+    let track = begin_chat(
+        &vault,
+        &catalog,
+        &p.request,
+        &record_id,
+        CallKind::Chat,
+        notice,
+    )
+    .await?;
+    let result = client::send_chat(&catalog, target, &p.request, p.signal, track).await?;
     mark_used(vault, record_id);
     to_value(&result).map_err(|_| ByokError::invalid_request("cannot encode the result"))
 }
@@ -272,7 +341,11 @@ async fn embed_from(source: Source, request: JsValue) -> Result<JsValue> {
     let target =
         with_catalog(|c| Target::new(c, &r.provider, base.as_deref(), secret.key.clone()))?;
     let catalog = with_catalog(|c| Ok(c.clone()))?;
-    let result = client::embed(&catalog, target, &r, signal).await?;
+    let meter = vault.meter();
+    let call = meter.start(&r.provider, &r.model, Some(&record_id), CallKind::Embed)?;
+    let est = estimate::estimate_embed(&catalog, &r.provider, &r.model, &r.input);
+    let track = Tracker::begin(&meter, call, &est, None, Some(wait_notice(&vault, None))).await?;
+    let result = client::embed(&catalog, target, &r, signal, track).await?;
     mark_used(vault, record_id);
     to_value(&result).map_err(|_| ByokError::invalid_request("cannot encode the result"))
 }

@@ -7,4 +7,5 @@ mod convert;
 pub mod error;
 mod state;
 mod types;
+pub mod usage;
 pub mod vault;

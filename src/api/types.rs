@@ -105,6 +105,8 @@ export interface ChatRequest {
   tools?: ToolDefinition[];
   toolChoice?: 'auto' | 'none' | 'required' | { name: string };
   keyId?: string;
+  /** The longest wait, ms, accepted from the rate limiter before RATE_LIMITED (default 60000). */
+  maxWaitMs?: number;
   signal?: AbortSignal;
 }
 
@@ -123,7 +125,16 @@ export type ChatChunk =
   | { type: 'content'; delta: string }
   | { type: 'tool_call'; id: string; name: string; argumentsDelta: string }
   | { type: 'usage'; usage: Usage }
-  | { type: 'done'; finishReason: FinishReason; usage: Usage; cost: number | null };
+  | { type: 'done'; finishReason: FinishReason; usage: Usage; cost: number | null }
+  | WaitChunk;
+
+/** The call waits before it goes out: the user's rate limit or the provider's Retry-After. */
+export interface WaitChunk {
+  type: 'wait';
+  waitMs: number;
+  reason: 'retryAfter' | 'providerRequests' | 'providerTokens' | 'requestsPerMinute' | 'tokensPerMinute';
+  message: string;
+}
 
 /** What collectStream and sendChat resolve to. */
 export interface ChatResult {
@@ -215,5 +226,120 @@ export interface CheckedRequest {
   request: Omit<ChatRequest, 'signal'>;
   /** What was adjusted, for people. */
   notes: string[];
+}
+
+/** usageReport's query. Bounds are ms since the epoch, 'YYYY-MM-DD', 'YYYY-MM' or RFC 3339. */
+export interface UsageQuery {
+  period: 'day' | 'month';
+  from?: number | string;
+  to?: number | string;
+  /** Minutes east of UTC for day boundaries; default the page's time zone. */
+  tzOffsetMinutes?: number;
+}
+
+/** One row of a usage report. */
+export interface UsageRow {
+  period?: string;
+  provider?: string;
+  model?: string;
+  calls: number;
+  errors: number;
+  aborted: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Exact cost in femto-dollars (10^-15 USD), as a decimal string. */
+  costFemto: string;
+  costUsd: number;
+  /** What a gateway reported itself (OpenRouter, LiteLLM: usage.cost), when it did. */
+  reportedCostUsd: number | null;
+  /** reportedCostUsd minus our cost of the same calls. */
+  costDifferenceUsd: number | null;
+}
+
+/** What usageReport resolves to. */
+export interface UsageReport {
+  period: 'day' | 'month';
+  from: string | null;
+  to: string | null;
+  tzOffsetMinutes: number;
+  rows: UsageRow[];
+  byProvider: UsageRow[];
+  totals: UsageRow;
+}
+
+/** setBudget's argument: one of provider or keyId; no limit at all removes the budget. */
+export interface BudgetInput {
+  provider?: string;
+  keyId?: string;
+  dailyUsd?: number | null;
+  monthlyUsd?: number | null;
+}
+
+/** A budget as stored. */
+export interface BudgetSpec {
+  scope: { kind: 'provider' | 'key'; id: string };
+  dailyUsd: number | null;
+  monthlyUsd: number | null;
+}
+
+/** What budgets and setBudget resolve to. */
+export interface Budgets {
+  budgets: BudgetSpec[];
+  status: Array<{
+    budgetId: string;
+    scope: { kind: 'provider' | 'key'; id: string };
+    period: 'daily' | 'monthly';
+    limitUsd: number;
+    spentUsd: number;
+    remainingUsd: number;
+    limitFemto: string;
+    spentFemto: string;
+    remainingFemto: string;
+  }>;
+}
+
+/** A rate limit: per provider, or per stored key. Neither limit removes it. */
+export interface RateLimitSpec {
+  provider: string;
+  keyId?: string;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+}
+
+/** One audit log entry: never a key, a prompt or a response. */
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  event: { type: string; [field: string]: unknown };
+  /** A hash of the page session's random id. */
+  session: string;
+  prev: string;
+  hash: string;
+}
+
+/** What verifyAuditLog resolves to. */
+export interface AuditVerification {
+  ok: boolean;
+  checked: number;
+  firstBadSeq: number | null;
+  problem: string | null;
+  last: { seq: number; hash: string } | null;
+}
+
+/** What complianceReport resolves to. */
+export interface ComplianceReport {
+  calls: number;
+  succeeded: number;
+  errors: number;
+  aborted: number;
+  successRate: number | null;
+  byProvider: Record<string, number>;
+  errorTypes: Record<string, number>;
+  unlockFailures: number;
+  budgetRefusals: number;
+  keyUses: number;
+  auditEntries: number;
+  from: number | null;
+  to: number | null;
 }
 "#;

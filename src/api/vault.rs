@@ -3,6 +3,7 @@
 use super::convert::{decode, to_value};
 use super::error::to_js;
 use super::state::with_catalog;
+use crate::core::audit::AuditEvent;
 use crate::core::error::{ByokError, ErrorCode, Result};
 use crate::core::keys;
 use crate::core::vault_format::{KeyRecord, Mode};
@@ -125,9 +126,26 @@ fn target(provider: &str, base_url: Option<&str>, key: &str) -> Result<Target> {
     with_catalog(|c| Target::new(c, provider, base_url, Zeroizing::new(key.trim().to_owned())))
 }
 
-async fn check_key(target: &Target) -> Result<Vec<String>> {
+/// Asks the provider about a key, recording the call in the ledger and a definite answer
+/// (accepted, or refused as invalid) in the audit log.
+async fn check_key(vault: &Vault, target: &Target, key_id: Option<&str>) -> Result<Vec<String>> {
     let catalog = with_catalog(|c| Ok(c.clone()))?;
-    client::validate(&catalog, target, None).await
+    let result = client::validate(&catalog, target, None, &vault.meter(), key_id).await;
+    let valid = match &result {
+        Ok(_) => Some(true),
+        Err(e) if e.code == ErrorCode::InvalidApiKey => Some(false),
+        Err(_) => None,
+    };
+    if let Some(valid) = valid {
+        vault
+            .audit(AuditEvent::KeyValidated {
+                provider: target.provider.id.clone(),
+                key_id: key_id.map(str::to_owned),
+                valid,
+            })
+            .await;
+    }
+    result
 }
 
 pub(crate) async fn add_key(
@@ -158,7 +176,7 @@ pub(crate) async fn add_key(
     }
     let validate = opts.validate.unwrap_or(true);
     let models = if validate {
-        match check_key(&target).await {
+        match check_key(&vault, &target, None).await {
             Ok(m) => Some(m),
             Err(e) if is_key_failure(e.code) => return js(&KeyCheck::failed(e)),
             Err(e) => return Err(e),
@@ -189,25 +207,22 @@ pub(crate) async fn add_key(
 }
 
 pub(crate) async fn validate_key(
-    vault: Option<Vault>,
+    vault: Vault,
     provider: String,
     api_key: Option<String>,
     options: JsValue,
 ) -> Result<JsValue> {
     let opts: ValidateOptions = decode_options(&options, "validateKey options")?;
-    let (key, base_url) = match api_key.map(Zeroizing::new) {
-        Some(k) => (k, opts.base_url),
+    let (key, base_url, key_id) = match api_key.map(Zeroizing::new) {
+        Some(k) => (k, opts.base_url, None),
         None => {
-            let vault = vault.ok_or_else(|| {
-                ByokError::invalid_request("validateKey needs an apiKey or an open vault")
-            })?;
             let secret = vault.secret_for(&provider, None).await?;
             let base = opts.base_url.or(secret.record.base_url.clone());
-            (secret.key, base)
+            (secret.key, base, Some(secret.record.id.clone()))
         }
     };
     let target = target(&provider, base_url.as_deref(), &key)?;
-    match check_key(&target).await {
+    match check_key(&vault, &target, key_id.as_deref()).await {
         Ok(models) => js(&KeyCheck {
             valid: true,
             models: Some(models),
@@ -333,12 +348,7 @@ impl VaultHandle {
         api_key: Option<String>,
         #[wasm_bindgen(unchecked_param_type = "{ baseUrl?: string }")] options: JsValue,
     ) -> js_sys::Promise {
-        promise(validate_key(
-            Some(self.vault.clone()),
-            provider,
-            api_key,
-            options,
-        ))
+        promise(validate_key(self.vault.clone(), provider, api_key, options))
     }
 
     /// Every stored key, newest first, never in plain text.
@@ -395,7 +405,7 @@ impl VaultHandle {
                 });
             }
             let target = target(&record.provider, record.base_url.as_deref(), &new_key)?;
-            let models = match check_key(&target).await {
+            let models = match check_key(&vault, &target, Some(&record.id)).await {
                 Ok(m) => m,
                 Err(e) if is_key_failure(e.code) => return js(&KeyCheck::failed(e)),
                 Err(e) => return Err(e),
@@ -423,7 +433,7 @@ impl VaultHandle {
                 let outcome = match vault.open_record(&record).await {
                     Ok(secret) => {
                         match target(&record.provider, record.base_url.as_deref(), &secret.key) {
-                            Ok(t) => check_key(&t).await.map(|_| ()),
+                            Ok(t) => check_key(&vault, &t, Some(&record.id)).await.map(|_| ()),
                             Err(e) => Err(e),
                         }
                     }
@@ -598,11 +608,6 @@ pub fn validate_key_default(
     api_key: Option<String>,
     #[wasm_bindgen(unchecked_param_type = "{ baseUrl?: string }")] options: JsValue,
 ) -> js_sys::Promise {
-    promise(async move {
-        let vault = match api_key {
-            Some(_) => None,
-            None => Some(default_vault().await?),
-        };
-        validate_key(vault, provider, api_key, options).await
-    })
+    // The default vault keeps the ledger entry of the check even when the key is not stored.
+    promise(async move { validate_key(default_vault().await?, provider, api_key, options).await })
 }

@@ -355,6 +355,35 @@ pub async fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32]> {
     )
 }
 
+/// A random HMAC-SHA256 key for the audit chain: **non-extractable**, usable only to `sign`.
+/// IndexedDB keeps the handle; no script can read its bytes, so an entry edited in storage
+/// cannot be given a matching hash by anyone without this origin's code running.
+pub async fn generate_audit_key() -> Result<CryptoKey> {
+    let alg = object(
+        ENC,
+        &[
+            ("name", &JsValue::from_str("HMAC")),
+            ("hash", &JsValue::from_str("SHA-256")),
+            ("length", &JsValue::from_f64(256.0)),
+        ],
+    )?;
+    let p = subtle(ENC)?.generate_key_with_object(&alg, false, &usages(&["sign"]));
+    Ok(call(p, ENC, "generate the audit key")
+        .await?
+        .unchecked_into())
+}
+
+/// HMAC-SHA256 of `data` under a key handle (the audit key).
+pub async fn hmac_with_key(key: &CryptoKey, data: &[u8]) -> Result<[u8; 32]> {
+    let what = "compute an HMAC";
+    let p = subtle(ENC)?.sign_with_str_and_u8_array("HMAC", key, data);
+    digest_32(
+        buffer_bytes(&call(p, ENC, what).await?, ENC, what)?,
+        ENC,
+        what,
+    )
+}
+
 /// PBKDF2-HMAC-SHA256 straight to bits, with no bounds on the iteration count: for known-answer
 /// tests only, which need counts far below [`crate::core::vault_format::MIN_ITERATIONS`].
 #[doc(hidden)]

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod crypto;
 pub mod fetch;
+pub mod meter;
 pub mod sign;
 pub mod store;
 pub mod vault;

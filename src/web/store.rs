@@ -8,21 +8,66 @@
 //! let IndexedDB commit the transaction early).
 
 use crate::core::error::{ByokError, ErrorCode, Result};
-use rexie::{ObjectStore, Rexie, TransactionMode};
+use rexie::{Direction, Index, KeyRange, ObjectStore, Rexie, TransactionMode};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::CryptoKey;
 
-/// The schema version. Version 1: `meta` (the vault record) and `keys` (one record per key),
-/// both keyed by `id`. A new version adds its stores in [`IdbStore::open`] and, where records
-/// change shape, an explicit migration step run after opening.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version.
+/// - 1: `meta` (the vault record) and `keys` (one record per key), both keyed by `id`.
+/// - 2: adds the usage and audit stores of [`Table`]. Records of version 1 are unchanged, so
+///   the upgrade only creates stores.
+///
+/// A new version must declare every store again in [`IdbStore::open`]: idb's upgrade deletes
+/// the stores a version does not declare.
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META: &str = "meta";
 const KEYS: &str = "keys";
 const META_ID: &str = "vault";
+
+/// The stores of usage and audit records (schema version 2). Every record holds its primary
+/// key and a `json` body (what the `core` types serialize to), plus the fields an index needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// Ledger entries, keyed by `id`, indexed by `at` (ms since the epoch).
+    Ledger,
+    /// Daily aggregates of pruned ledger entries, keyed by `id`.
+    Daily,
+    /// Audit entries, keyed by `seq` (a number), so IndexedDB returns them in chain order and
+    /// `add` refuses a second entry with the same number (two tabs appending at once).
+    Audit,
+    /// Settings (budgets, rate limits, the audit key and anchor), keyed by `id`.
+    Settings,
+}
+
+impl Table {
+    /// The object store's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Ledger => "ledger",
+            Table::Daily => "daily",
+            Table::Audit => "audit",
+            Table::Settings => "settings",
+        }
+    }
+}
+
+/// The index of ledger entries by time.
+const LEDGER_AT: &str = "at";
+
+/// One write of a transaction built with [`IdbStore::apply`].
+#[derive(Clone)]
+pub enum Op {
+    /// Adds or replaces a record.
+    Put(Table, JsValue),
+    /// Adds a record; fails (`ConstraintError`) if its key exists.
+    Add(Table, JsValue),
+    /// Deletes the record with this key, or every record in this key range.
+    Delete(Table, JsValue),
+}
 
 /// The vault record as stored: its JSON, and in device mode the non-extractable device key,
 /// which IndexedDB keeps by structured clone (it never exists as bytes outside the browser).
@@ -142,6 +187,14 @@ impl IdbStore {
             .version(SCHEMA_VERSION)
             .add_object_store(ObjectStore::new(META).key_path("id"))
             .add_object_store(ObjectStore::new(KEYS).key_path("id"))
+            .add_object_store(
+                ObjectStore::new(Table::Ledger.name())
+                    .key_path("id")
+                    .add_index(Index::new(LEDGER_AT, "at")),
+            )
+            .add_object_store(ObjectStore::new(Table::Daily.name()).key_path("id"))
+            .add_object_store(ObjectStore::new(Table::Audit.name()).key_path("seq"))
+            .add_object_store(ObjectStore::new(Table::Settings.name()).key_path("id"))
             .build()
             .await
             .map_err(|e| storage_error("open the vault database", e))?;
@@ -267,6 +320,166 @@ impl IdbStore {
         // when it is asked for by id: one bad record must not hide the others.
         Ok(values.iter().filter_map(|v| json_of(v).ok()).collect())
     }
+
+    /// Runs `ops` in one readwrite transaction: all of them or none.
+    pub async fn apply(&self, ops: &[Op]) -> Result<()> {
+        let mut names: Vec<&str> = Vec::new();
+        for op in ops {
+            let (Op::Put(t, _) | Op::Add(t, _) | Op::Delete(t, _)) = op;
+            if !names.contains(&t.name()) {
+                names.push(t.name());
+            }
+        }
+        if names.is_empty() {
+            return Ok(());
+        }
+        let what = "write the usage records";
+        let tx = self
+            .db
+            .get()?
+            .transaction(&names, TransactionMode::ReadWrite)
+            .map_err(|e| storage_error(what, e))?;
+        for op in ops {
+            let (Op::Put(t, v) | Op::Add(t, v) | Op::Delete(t, v)) = op;
+            let store = tx.store(t.name()).map_err(|e| storage_error(what, e))?;
+            let done = match op {
+                Op::Put(..) => store.put(v, None).await.map(drop),
+                Op::Add(..) => store.add(v, None).await.map(drop),
+                Op::Delete(..) => store.delete(v.clone()).await,
+            };
+            if let Err(e) = done {
+                // Dropping the transaction without `done` would let IndexedDB commit what
+                // came before: abort it so that the ops stay all or nothing.
+                let _ = tx.abort().await;
+                return Err(storage_error(what, e));
+            }
+        }
+        tx.done()
+            .await
+            .map_err(|e| storage_error("commit the usage records", e))?;
+        Ok(())
+    }
+
+    /// Every record of `table`, in key order.
+    pub async fn all(&self, table: Table) -> Result<Vec<JsValue>> {
+        self.read(table, None).await
+    }
+
+    /// The ledger entries made at or after `at_ms`, by the `at` index.
+    pub async fn ledger_since(&self, at_ms: f64) -> Result<Vec<JsValue>> {
+        let what = "read the usage ledger";
+        let range = KeyRange::lower_bound(&JsValue::from_f64(at_ms), Some(false))
+            .map_err(|e| storage_error(what, e.into()))?;
+        let tx = self
+            .db
+            .get()?
+            .transaction(&[Table::Ledger.name()], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error(what, e))?;
+        let store = tx
+            .store(Table::Ledger.name())
+            .map_err(|e| storage_error(what, e))?;
+        let index = store.index(LEDGER_AT).map_err(|e| storage_error(what, e))?;
+        index
+            .get_all(Some(range), None)
+            .await
+            .map_err(|e| storage_error(what, e))
+    }
+
+    async fn read(&self, table: Table, range: Option<KeyRange>) -> Result<Vec<JsValue>> {
+        let what = "read the usage records";
+        let tx = self
+            .db
+            .get()?
+            .transaction(&[table.name()], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error(what, e))?;
+        let store = tx.store(table.name()).map_err(|e| storage_error(what, e))?;
+        store
+            .get_all(range, None)
+            .await
+            .map_err(|e| storage_error(what, e))
+    }
+
+    /// The record of `table` with this key.
+    pub async fn get(&self, table: Table, key: &JsValue) -> Result<Option<JsValue>> {
+        let what = "read a setting";
+        let tx = self
+            .db
+            .get()?
+            .transaction(&[table.name()], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error(what, e))?;
+        let store = tx.store(table.name()).map_err(|e| storage_error(what, e))?;
+        store
+            .get(key.clone())
+            .await
+            .map_err(|e| storage_error(what, e))
+    }
+
+    /// The record of `table` with the greatest key (the newest audit entry).
+    pub async fn last(&self, table: Table) -> Result<Option<JsValue>> {
+        let what = "read the newest record";
+        let tx = self
+            .db
+            .get()?
+            .transaction(&[table.name()], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error(what, e))?;
+        let store = tx.store(table.name()).map_err(|e| storage_error(what, e))?;
+        let found = store
+            .scan(None, Some(1), None, Some(Direction::Prev))
+            .await
+            .map_err(|e| storage_error(what, e))?;
+        Ok(found.into_iter().next().map(|(_, v)| v))
+    }
+
+    /// How many records `table` holds.
+    pub async fn count(&self, table: Table) -> Result<u32> {
+        let what = "count records";
+        let tx = self
+            .db
+            .get()?
+            .transaction(&[table.name()], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error(what, e))?;
+        let store = tx.store(table.name()).map_err(|e| storage_error(what, e))?;
+        store.count(None).await.map_err(|e| storage_error(what, e))
+    }
+}
+
+/// A record `{ <key_field>: key, json, ...extra }`.
+pub fn json_record(
+    key_field: &str,
+    key: &JsValue,
+    json: &str,
+    extra: &[(&str, &JsValue)],
+) -> Result<JsValue> {
+    let obj = js_sys::Object::new();
+    let bad = |_| ByokError::new(ErrorCode::StorageFailed, "cannot build a record");
+    js_sys::Reflect::set(&obj, &key_field.into(), key).map_err(bad)?;
+    js_sys::Reflect::set(&obj, &"json".into(), &json.into()).map_err(bad)?;
+    for (k, v) in extra {
+        js_sys::Reflect::set(&obj, &(*k).into(), v).map_err(bad)?;
+    }
+    Ok(obj.into())
+}
+
+/// The `json` body of a record, if it has one.
+pub fn json_body(v: &JsValue) -> Option<String> {
+    field(v, "json").and_then(|j| j.as_string())
+}
+
+/// A field of a record (`undefined` and `null` read as absent).
+pub fn record_field(v: &JsValue, name: &str) -> Option<JsValue> {
+    field(v, name)
+}
+
+/// A key range of every key up to `upper`, inclusive (for deleting the head of the audit log).
+pub fn up_to(upper: f64) -> Result<JsValue> {
+    KeyRange::upper_bound(&JsValue::from_f64(upper), Some(false))
+        .map(JsValue::from)
+        .map_err(|e| storage_error("build a key range", e.into()))
+}
+
+/// Whether a storage error is IndexedDB's `ConstraintError` (an `add` whose key exists).
+pub fn is_constraint_error(e: &ByokError) -> bool {
+    e.code == ErrorCode::StorageFailed && e.message.contains("ConstraintError")
 }
 
 impl Store {

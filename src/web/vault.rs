@@ -8,10 +8,12 @@
 //! The record layouts and checks are pure (`core::vault_format`); this file does the WebCrypto
 //! and IndexedDB work in the order DESIGN.md asks: all crypto first, then one transaction.
 
+use crate::core::audit::{AuditEvent, LockReason};
 use crate::core::error::{ByokError, ErrorCode, Result};
 use crate::core::keys;
 use crate::core::vault_format::{self as vf, KdfParams, KeyRecord, Mode, VaultMeta, B64};
 use crate::web::crypto;
+use crate::web::meter::Meter;
 use crate::web::store::{IdbStore, MemoryStore, Store, StoredMeta};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -77,6 +79,7 @@ struct Inner {
     channel: Option<web_sys::BroadcastChannel>,
     channel_closure: Option<Closure<dyn FnMut(web_sys::MessageEvent)>>,
     listeners: Vec<js_sys::Function>,
+    meter: Meter,
 }
 
 /// A vault. Cheap to clone: clones share state.
@@ -112,7 +115,9 @@ impl Vault {
                 "a vault name is 1 to 128 printable characters",
             ));
         }
-        let store = Store::Idb(IdbStore::open(name).await?);
+        let idb = IdbStore::open(name).await?;
+        let meter = Meter::for_database(name, &idb);
+        let store = Store::Idb(idb);
         let stored = store.get_meta().await?;
         let (meta, device_key) = match stored {
             Some(StoredMeta { json, device_key }) => (Some(VaultMeta::parse(&json)?), device_key),
@@ -130,6 +135,7 @@ impl Vault {
                 channel: None,
                 channel_closure: None,
                 listeners: Vec::new(),
+                meter,
             })),
         };
         vault.listen_to_other_tabs();
@@ -142,6 +148,20 @@ impl Vault {
     /// The vault's name.
     pub fn name(&self) -> String {
         self.inner.borrow().name.clone()
+    }
+
+    /// The usage ledger, budgets, rate limits and audit log of this vault.
+    pub fn meter(&self) -> Meter {
+        self.inner.borrow().meter.clone()
+    }
+
+    /// Writes a security event to the audit log. The operation it records has happened
+    /// already, so a failure to log it is told to listeners (`audit-failed`) rather than
+    /// undoing it.
+    pub async fn audit(&self, event: AuditEvent) {
+        if self.meter().audit(event).await.is_err() {
+            self.emit("audit-failed");
+        }
     }
 
     /// `empty`, `locked` or `unlocked`.
@@ -163,6 +183,19 @@ impl Vault {
     /// receives `{ status, event }`.
     pub fn subscribe(&self, f: js_sys::Function) {
         self.inner.borrow_mut().listeners.push(f);
+    }
+
+    /// Tells listeners `{ status, event, detail }`: events that carry data (a wait).
+    pub fn emit_with(&self, event: &str, detail: &JsValue) {
+        let listeners = self.inner.borrow().listeners.clone();
+        let status = self.status().as_str();
+        for f in listeners {
+            let obj = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&obj, &"status".into(), &status.into());
+            let _ = js_sys::Reflect::set(&obj, &"event".into(), &event.into());
+            let _ = js_sys::Reflect::set(&obj, &"detail".into(), detail);
+            let _ = f.call1(&JsValue::NULL, &obj);
+        }
     }
 
     fn emit(&self, event: &str) {
@@ -262,6 +295,7 @@ impl Vault {
             inner.data_key = Some(data_key);
         }
         self.touch();
+        self.audit(AuditEvent::VaultCreated { mode }).await;
         self.emit("created");
         Ok(())
     }
@@ -280,6 +314,7 @@ impl Vault {
         let aad = vf::data_key_aad(&meta.vault_id);
         let data_key = crypto::unwrap_data_key(&meta.wrapped_key, &device_key, &aad, false).await?;
         self.inner.borrow_mut().data_key = Some(data_key);
+        self.audit(AuditEvent::Unlocked).await;
         self.emit("unlocked");
         Ok(())
     }
@@ -311,9 +346,18 @@ impl Vault {
             )
         })?;
         let meta = self.meta()?;
-        let data_key = unwrap_with_passphrase(&meta, pass, false).await?;
+        let data_key = match unwrap_with_passphrase(&meta, pass, false).await {
+            Ok(k) => k,
+            Err(e) => {
+                if e.code == ErrorCode::WrongPassphrase {
+                    self.audit(AuditEvent::UnlockFailed).await;
+                }
+                return Err(e);
+            }
+        };
         self.inner.borrow_mut().data_key = Some(data_key);
         self.touch();
+        self.audit(AuditEvent::Unlocked).await;
         self.emit("unlocked");
         Ok(())
     }
@@ -345,6 +389,16 @@ impl Vault {
     /// `lock()`: forgets the data key at once; a session vault forgets everything. Other tabs
     /// of the same origin lock too.
     pub fn lock(&self) {
+        self.lock_for(LockReason::Manual);
+    }
+
+    fn lock_for(&self, reason: LockReason) {
+        if self.status() == Status::Unlocked {
+            let vault = self.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                vault.audit(AuditEvent::Locked { reason }).await;
+            });
+        }
         self.lock_here();
         let channel = self.inner.borrow().channel.clone();
         if let Some(c) = channel {
@@ -419,7 +473,7 @@ impl Vault {
         let weak = Rc::downgrade(&self.inner);
         let closure = Closure::<dyn FnMut()>::new(move || {
             if let Some(inner) = weak.upgrade() {
-                Vault { inner }.lock();
+                Vault { inner }.lock_for(LockReason::Idle);
             }
         });
         let id = set_timeout(closure.as_ref().unchecked_ref(), ms);
@@ -482,6 +536,7 @@ impl Vault {
             inner.data_key = Some(data_key);
         }
         self.touch();
+        self.audit(AuditEvent::PassphraseChanged).await;
         self.emit("passphrase-changed");
         Ok(())
     }
@@ -513,6 +568,11 @@ impl Vault {
             .seal_record(provider, key, label, base_url, validated, now_ms())
             .await?;
         self.put_records(&[&record]).await?;
+        self.audit(AuditEvent::KeyAdded {
+            provider: record.provider.clone(),
+            key_id: record.id.clone(),
+        })
+        .await;
         self.announce_keys_changed();
         Ok(record)
     }
@@ -569,6 +629,7 @@ impl Vault {
                 secret: secret.key,
             });
         }
+        let count = keys_out.len();
         let payload = vf::BackupPayload { keys: keys_out }.to_json()?;
         let mut salt = [0u8; vf::SALT_LEN];
         salt.copy_from_slice(&crypto::random_bytes(vf::SALT_LEN)?);
@@ -577,7 +638,12 @@ impl Vault {
         let created_at = now_ms();
         let aad = vf::backup_aad(vf::BACKUP_FORMAT, vf::BACKUP_VERSION, created_at, &kdf);
         let sealed = crypto::seal(&key, &aad, &payload).await?;
-        vf::BackupDoc::new(created_at, kdf, sealed).to_json()
+        let doc = vf::BackupDoc::new(created_at, kdf, sealed).to_json()?;
+        self.audit(AuditEvent::BackupExported {
+            keys: u32::try_from(count).unwrap_or(u32::MAX),
+        })
+        .await;
+        Ok(doc)
     }
 
     /// Adds every key of a backup, all in one write; a backup that does not open (wrong
@@ -613,6 +679,10 @@ impl Vault {
         }
         let refs: Vec<&KeyRecord> = records.iter().collect();
         self.put_records(&refs).await?;
+        self.audit(AuditEvent::BackupImported {
+            keys: u32::try_from(records.len()).unwrap_or(u32::MAX),
+        })
+        .await;
         self.announce_keys_changed();
         Ok(records.len())
     }
@@ -702,14 +772,19 @@ impl Vault {
             return Err(locked());
         }
         let store = self.inner.borrow().store.clone();
-        let exists = self.records().await?.iter().any(|r| r.id == id);
-        if !exists {
-            return Err(ByokError::new(
-                ErrorCode::KeyNotFound,
-                "no stored key has that id",
-            ));
-        }
+        let provider = self
+            .records()
+            .await?
+            .into_iter()
+            .find(|r| r.id == id)
+            .map(|r| r.provider)
+            .ok_or_else(|| ByokError::new(ErrorCode::KeyNotFound, "no stored key has that id"))?;
         store.write(None, &[], &[id]).await?;
+        self.audit(AuditEvent::KeyRemoved {
+            provider,
+            key_id: id.to_owned(),
+        })
+        .await;
         self.announce_keys_changed();
         Ok(())
     }
@@ -735,6 +810,11 @@ impl Vault {
         };
         next.push_event(now, vf::EVENT_ROTATED);
         self.put_records(&[&next]).await?;
+        self.audit(AuditEvent::KeyRotated {
+            provider: next.provider.clone(),
+            key_id: next.id.clone(),
+        })
+        .await;
         self.announce_keys_changed();
         Ok(next)
     }
