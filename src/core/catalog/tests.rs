@@ -212,7 +212,8 @@ fn local_servers_are_free_and_keys_optional() {
 #[test]
 fn feature_matrix() {
     let c = embedded();
-    assert!(!c.provider("xai").unwrap().features.function_calling);
+    // xAI calls functions (tests/fixtures/xai-chat.tool-call.payloads.jsonl is grok-3-mini's).
+    assert!(c.provider("xai").unwrap().features.function_calling);
     for id in ["openai", "anthropic", "google", "xai", "mistral"] {
         let f = c.provider(id).unwrap().features;
         assert!(f.streaming && f.vision, "{id} streams and takes images");

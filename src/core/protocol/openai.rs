@@ -71,6 +71,18 @@ pub enum SystemRole {
     User,
 }
 
+/// What tool call ids sent back to the server may look like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToolCallIds {
+    /// Any string, as the model gave it (OpenAI and most compatible servers).
+    AsGiven,
+    /// Exactly 9 letters and digits: Mistral answers 400 `Tool call id was … but must be a-z,
+    /// A-Z, 0-9, with a length of 9` to any other, so a conversation begun with another
+    /// provider gets each foreign id replaced by one derived from it (the same for a call and
+    /// its result).
+    NineAlphanumeric,
+}
+
 /// The differences between OpenAI-compatible servers that change the request, as data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dialect {
@@ -89,6 +101,8 @@ pub struct Dialect {
     /// Azure OpenAI's deployment URLs (`{base}/deployments/{model}/…?api-version=…`), unless the
     /// base URL is Azure's v1 API (`…/openai/v1`), which takes OpenAI's own paths.
     pub azure: bool,
+    /// What tool call ids sent back must look like.
+    pub tool_call_ids: ToolCallIds,
 }
 
 /// The Azure OpenAI API version of deployment URLs: the latest generally available one.
@@ -104,6 +118,7 @@ impl Default for Dialect {
             sampling: true,
             system_role: SystemRole::System,
             azure: false,
+            tool_call_ids: ToolCallIds::AsGiven,
         }
     }
 }
@@ -118,6 +133,7 @@ pub fn dialect_for(provider: &Provider, model: Option<&Model>) -> Dialect {
         // Mistral answers 422 to any parameter it does not know, and reports usage on its
         // last chunk unasked.
         d.stream_usage = false;
+        d.tool_call_ids = ToolCallIds::NineAlphanumeric;
     }
     if provider.protocol == Protocol::AzureOpenai {
         d.auth = Auth::Header("api-key");
@@ -224,11 +240,12 @@ pub fn chat_request(
     req: &ChatRequest,
     stream: bool,
 ) -> Result<HttpRequest> {
+    let ids = RenamedIds::of(d, req);
     let messages = req
         .messages
         .iter()
         .enumerate()
-        .map(|(i, m)| wire_message(d, i, m))
+        .map(|(i, m)| wire_message(d, i, m, &ids))
         .collect::<Result<Vec<_>>>()?;
     let s = &req.settings;
     let max_tokens = s
@@ -426,10 +443,61 @@ fn push_auth(d: &Dialect, ep: &Endpoint<'_>, headers: &mut Vec<(String, Zeroizin
     }
 }
 
+/// Tool call ids of a request that the dialect does not take, each with its replacement.
+struct RenamedIds<'a>(Vec<(&'a str, String)>);
+
+impl<'a> RenamedIds<'a> {
+    fn of(d: &Dialect, req: &'a ChatRequest) -> Self {
+        let mut renamed: Vec<(&'a str, String)> = Vec::new();
+        if d.tool_call_ids == ToolCallIds::NineAlphanumeric {
+            let ids = req.messages.iter().flat_map(|m| {
+                m.tool_calls
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .chain(m.tool_call_id.as_deref())
+            });
+            for id in ids {
+                let fits = id.len() == 9 && id.bytes().all(|b| b.is_ascii_alphanumeric());
+                if !fits && !renamed.iter().any(|(old, _)| *old == id) {
+                    renamed.push((id, nine_alphanumeric(id)));
+                }
+            }
+        }
+        RenamedIds(renamed)
+    }
+
+    /// The id to send for `id`.
+    fn get<'b>(&'b self, id: &'b str) -> &'b str {
+        self.0
+            .iter()
+            .find(|(old, _)| *old == id)
+            .map_or(id, |(_, new)| new.as_str())
+    }
+}
+
+/// A 9-character id of letters and digits derived from `id` (FNV-1a, in base 62), so the same
+/// foreign id always becomes the same one.
+fn nine_alphanumeric(id: &str) -> String {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (0..9)
+        .map(|_| {
+            let digit = DIGITS[usize::try_from(h % 62).unwrap_or(0)];
+            h /= 62;
+            char::from(digit)
+        })
+        .collect()
+}
+
 fn wire_message<'a>(
     d: &Dialect,
     i: usize,
     m: &'a crate::core::chat::Message,
+    ids: &'a RenamedIds<'a>,
 ) -> Result<WireMessage<'a>> {
     let bad = |what: &str| ByokError::invalid_request(format!("messages[{i}]: {what}"));
     Ok(match m.role {
@@ -449,7 +517,7 @@ fn wire_message<'a>(
                 .tool_calls
                 .iter()
                 .map(|c| WireCall {
-                    id: &c.id,
+                    id: ids.get(&c.id),
                     kind: "function",
                     function: WireFunctionCall {
                         name: &c.name,
@@ -482,6 +550,7 @@ fn wire_message<'a>(
             tool_call_id: Some(
                 m.tool_call_id
                     .as_deref()
+                    .map(|id| ids.get(id))
                     .ok_or_else(|| bad("a tool message needs its toolCallId"))?,
             ),
         },
@@ -1084,7 +1153,11 @@ impl ErrorInfo {
 fn classify(status: Option<u16>, info: &ErrorInfo) -> ErrorCode {
     // What the body names beats the status: OpenAI's out-of-credit answer is a 429 that must
     // not be retried, and xAI refuses a bad key with 400.
-    if info.has("insufficient_quota") || info.has("billing") {
+    // xAI refuses a team out of credits (or over its spending limit) with 403.
+    if info.has("insufficient_quota")
+        || info.has("billing")
+        || (status == Some(403) && info.message_has(&["credits"]))
+    {
         return ErrorCode::InsufficientQuota;
     }
     if info.has("invalid_api_key")
@@ -1094,7 +1167,8 @@ fn classify(status: Option<u16>, info: &ErrorInfo) -> ErrorCode {
     {
         return ErrorCode::InvalidApiKey;
     }
-    if info.has("model_not_found") {
+    // Mistral's unknown model is a 400 `invalid_model`.
+    if info.has("model_not_found") || info.has("invalid_model") {
         return ErrorCode::ModelNotFound;
     }
     match status.or(info.status) {
@@ -1131,7 +1205,8 @@ fn classify(status: Option<u16>, info: &ErrorInfo) -> ErrorCode {
 /// `MODEL_NOT_FOUND`; 429 `insufficient_quota` → `INSUFFICIENT_QUOTA` (never retried), other
 /// 429 → `RATE_LIMITED` with `retry_after_ms`; 400/413/422 → `INVALID_REQUEST`; 408 →
 /// `NETWORK_ERROR`; 5xx and 529 → `PROVIDER_UNAVAILABLE`; anything else by its class. What the
-/// body names (`invalid_api_key`, `model_not_found`, `insufficient_quota`) beats the status.
+/// body names (`invalid_api_key`, `model_not_found` or Mistral's `invalid_model`,
+/// `insufficient_quota`, xAI's 403 about credits) beats the status.
 ///
 /// The message is the body's own `error.message`, redacted of `secrets` and of anything that
 /// looks like a key (OpenAI's 401 echoes a masked key), else a generic one; the body is never
@@ -1725,3 +1800,6 @@ impl StreamDecoder for OpenAiStream {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod family_tests;

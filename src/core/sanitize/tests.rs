@@ -121,11 +121,6 @@ fn refusals() {
             serde_json::json!({"provider":"openai","model":"gpt-4o","messages":[{"role":"user","content":"x"}],"tools":[{"name":"f"}],"toolChoice":{"name":"g"}}),
             ErrorCode::InvalidRequest,
         ),
-        // xAI has no function calling: refused before the network.
-        (
-            serde_json::json!({"provider":"xai","model":"grok-2","messages":[{"role":"user","content":"x"}],"tools":[{"name":"f"}]}),
-            ErrorCode::InvalidRequest,
-        ),
         // GPT-3.5 Turbo takes no images.
         (
             serde_json::json!({"provider":"openai","model":"gpt-3.5-turbo","messages":[{"role":"user","content":[
@@ -205,4 +200,28 @@ fn unknown_fields_are_refused_at_decode() {
     let mut j = base();
     j["signal"] = serde_json::json!({});
     assert!(serde_json::from_value::<ChatRequest>(j).is_ok());
+}
+
+#[test]
+fn a_provider_without_function_calling_refuses_tools_and_tool_history() {
+    // No provider of the catalog lacks function calling any more (xAI has it); the rule stays.
+    let with_tools = request(serde_json::json!({
+        "provider": "xai", "model": "grok-3", "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"name": "f", "parameters": {"type": "object"}}]
+    }));
+    assert_eq!(
+        check_tools(&with_tools, false, "Nobody").unwrap_err().code,
+        ErrorCode::InvalidRequest
+    );
+    assert!(check_tools(&with_tools, true, "xAI").is_ok());
+    let history = request(serde_json::json!({
+        "provider": "xai", "model": "grok-3", "messages": [
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": "", "toolCalls": [{"id": "c", "name": "f", "arguments": "{}"}]},
+            {"role": "tool", "toolCallId": "c", "content": "ok"}
+        ]
+    }));
+    assert!(check_tools(&history, false, "Nobody").is_err());
+    // And xAI itself now takes tools.
+    assert!(check_request(&catalog(), with_tools).is_ok());
 }
