@@ -3,8 +3,10 @@
 // Instances (path segments after the prefix, combinable):
 //   /llamacpp/_api-key/v1      started with --api-key: a key is needed, except on the public
 //                              /v1/models and /health; else 401 `Invalid API Key`
-//   /llamacpp/_cors-proxy/v1   behind a proxy that allows any requested header (llama.cpp's own
-//                              preflight allows `*`, which never covers Authorization)
+//   /llamacpp/_cors-proxy/v1   behind a proxy that echoes the requested headers (llama.cpp's own
+//                              preflight allows `*`, which by the Fetch standard never covers
+//                              Authorization; Chromium 156 lets it through anyway, so the
+//                              stand-in's logged verdict is stricter than that browser)
 //
 // From tools/server/server-http.cpp and server-task.cpp: every answer copies the request's Origin
 // into access-control-allow-origin; a preflight gets credentials true, methods `GET, POST` and
