@@ -258,6 +258,19 @@ describe('Mistral', () => {
     assert.deepEqual(extra.body.message.detail[0].loc, ['body', 'dimensions']);
   });
 
+  it('takes keys registered through the control API, with their behaviour', async () => {
+    const key = 'standinREGISTEREDkeyAAAAAAAAAAAA';
+    const r = await fetch(`${S}/__standin/keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'mistral', key, behaviour: { rateLimit: 1 } }),
+    });
+    assert.equal(r.status, 201);
+    const limited = await jsonOf(post('/mistral/v1/chat/completions', hello('mistral-small-latest'), key), 429);
+    assert.equal(limited.body.type, 'rate_limited');
+    await jsonOf(post('/mistral/v1/chat/completions', hello('mistral-small-latest'), key), 200);
+  });
+
   it('lists its models with their capabilities', async () => {
     const { body } = await jsonOf(get('/mistral/v1/models', MISTRAL_KEY), 200);
     const embed = body.data.find((m) => m.id === 'mistral-embed');
