@@ -3,7 +3,7 @@
 use super::convert::{decode, to_value};
 use super::error::to_js;
 use super::state::with_catalog;
-use super::vault::{default_vault, promise, VaultHandle};
+use super::vault::{boxed_promise, default_vault, promise, VaultHandle};
 use crate::core::catalog::Catalog;
 use crate::core::chat::ChatRequest;
 use crate::core::collect::Collector;
@@ -18,7 +18,6 @@ use crate::web::vault::Vault;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 use web_sys::AbortSignal;
 
 #[wasm_bindgen(module = "/js/stream.js")]
@@ -158,7 +157,7 @@ impl ChatStreamHandle {
     pub fn pull(&self) -> js_sys::Promise {
         let state = self.state.clone();
         let notifier = self.notifier.borrow().clone();
-        future_to_promise(async move {
+        boxed_promise(Box::pin(async move {
             let current = std::mem::replace(&mut *state.borrow_mut(), StreamState::Busy);
             let mut stream = match current {
                 StreamState::NotStarted(source, request) => {
@@ -195,7 +194,7 @@ impl ChatStreamHandle {
                     Err(to_js(e))
                 }
             }
-        })
+        }))
     }
 
     /// Called by the iterator with its `notice` function, before the first pull.

@@ -21,7 +21,17 @@ pub(crate) fn promise<F>(f: F) -> js_sys::Promise
 where
     F: Future<Output = Result<JsValue>> + 'static,
 {
-    future_to_promise(async move { f.await.map_err(to_js) })
+    boxed_promise(Box::pin(async move { f.await.map_err(to_js) }))
+}
+
+/// One `future_to_promise` for every export: with a concrete future type per export, each
+/// export inlined its whole state machine into its own copy of the executor glue (tens of
+/// kilobytes over the module); behind `dyn` there is one copy.
+#[inline(never)]
+pub(crate) fn boxed_promise(
+    f: std::pin::Pin<Box<dyn Future<Output = std::result::Result<JsValue, JsValue>>>>,
+) -> js_sys::Promise {
+    future_to_promise(f)
 }
 
 fn js<T: Serialize>(v: &T) -> Result<JsValue> {

@@ -60,7 +60,12 @@ pub enum LockReason {
 }
 
 /// A security event. Never a key, a prompt, a response or a passphrase.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Only written, never read back as this type: stored entries keep their event as the JSON
+/// text that was hashed ([`EventJson`]). serde's code to read an internally tagged enum back
+/// weighed some 50 KB of wasm, and verification needs the exact bytes anyway.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -154,7 +159,8 @@ pub enum AuditEvent {
 }
 
 /// An entry before its hash: what [`entry_bytes`] serializes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditDraft {
     /// 0 for the first entry ever, then one more each time.
@@ -169,6 +175,51 @@ pub struct AuditDraft {
     pub prev: String,
 }
 
+/// An event as the JSON text that was hashed (`{"type":"keyUsed",…}`), kept verbatim: read
+/// and written back as raw JSON, so a stored entry hashes to exactly the bytes it was sealed
+/// with, and any edit of the text shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventJson(String);
+
+impl EventJson {
+    /// The JSON text of an event.
+    pub fn of(event: &AuditEvent) -> EventJson {
+        // Serializing plain structs and strings cannot fail (see `canonical`).
+        EventJson(serde_json::to_string(event).unwrap_or_default())
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The event's `type` (`keyUsed`, `unlockFailed`, …), if the text is an event at all.
+    pub fn kind(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Kind {
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        serde_json::from_str::<Kind>(&self.0).ok().map(|k| k.kind)
+    }
+}
+
+impl Serialize for EventJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        match serde_json::value::RawValue::from_string(self.0.clone()) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => Err(serde::ser::Error::custom("an audit event is not JSON")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EventJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        Ok(EventJson(raw.get().to_owned()))
+    }
+}
+
 /// An entry as stored (primary key `seq`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -177,8 +228,8 @@ pub struct AuditEntry {
     pub seq: u64,
     /// When, ms since the epoch.
     pub at: f64,
-    /// What happened.
-    pub event: AuditEvent,
+    /// What happened, as the JSON text that was hashed.
+    pub event: EventJson,
     /// The hashed session id.
     pub session: String,
     /// The hash of the entry before, hex.
@@ -204,12 +255,12 @@ struct Canonical<'a> {
     v: u32,
     seq: u64,
     at: f64,
-    event: &'a AuditEvent,
+    event: &'a EventJson,
     session: &'a str,
     prev: &'a str,
 }
 
-fn canonical(seq: u64, at: f64, event: &AuditEvent, session: &str, prev: &str) -> Vec<u8> {
+fn canonical(seq: u64, at: f64, event: &EventJson, session: &str, prev: &str) -> Vec<u8> {
     let c = Canonical {
         v: FORMAT_VERSION,
         seq,
@@ -247,7 +298,7 @@ pub fn entry_bytes(draft: &AuditDraft) -> Vec<u8> {
     canonical(
         draft.seq,
         draft.at,
-        &draft.event,
+        &EventJson::of(&draft.event),
         &draft.session,
         &draft.prev,
     )
@@ -259,7 +310,7 @@ impl AuditDraft {
         AuditEntry {
             seq: self.seq,
             at: self.at,
-            event: self.event,
+            event: EventJson::of(&self.event),
             session: self.session,
             prev: self.prev,
             hash: hex(&digest),
@@ -566,10 +617,10 @@ pub fn compliance_report(
 
     for e in audit {
         r.audit_entries += 1;
-        match e.event {
-            AuditEvent::UnlockFailed => r.unlock_failures += 1,
-            AuditEvent::BudgetRefused { .. } => r.budget_refusals += 1,
-            AuditEvent::KeyUsed { .. } => r.key_uses += 1,
+        match e.event.kind().as_deref() {
+            Some("unlockFailed") => r.unlock_failures += 1,
+            Some("budgetRefused") => r.budget_refusals += 1,
+            Some("keyUsed") => r.key_uses += 1,
             _ => {}
         }
     }

@@ -206,11 +206,11 @@ fn every_kind_of_tampering_is_found() {
         (
             "edit an event",
             |l| {
-                l[5].event = AuditEvent::KeyUsed {
+                l[5].event = EventJson::of(&AuditEvent::KeyUsed {
                     provider: "openai".into(),
                     key_id: "k2".into(),
                     model: "gpt-4o".into(),
-                }
+                })
             },
             5,
             "does not match its hash",
@@ -230,7 +230,7 @@ fn every_kind_of_tampering_is_found() {
         (
             "edit an event and recompute its hash",
             |l| {
-                l[4].event = AuditEvent::Unlocked;
+                l[4].event = EventJson::of(&AuditEvent::Unlocked);
                 l[4].hash = hex(&sha256(&l[4].bytes()));
             },
             5,
@@ -711,4 +711,26 @@ fn no_stored_or_returned_type_has_a_secret_bearing_field() {
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} not seen");
     }
+}
+
+#[test]
+fn stored_events_are_read_back_verbatim_so_any_edit_of_their_text_shows() {
+    let log = chain(3);
+    let json = serde_json::to_string(&log[1]).unwrap();
+    let back: AuditEntry = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, log[1]);
+    assert_eq!(back.event.kind().as_deref(), log[1].event.kind().as_deref());
+    // The same event with a space added still parses, but no longer hashes the same.
+    let spaced = json.replacen("{\"type\"", "{ \"type\"", 1);
+    assert_ne!(spaced, json);
+    let edited: AuditEntry = serde_json::from_str(&spaced).unwrap();
+    let mut tampered = log.clone();
+    tampered[1] = edited;
+    let r = verify(&tampered, None, sha256);
+    assert!(!r.ok);
+    assert_eq!(r.first_bad_seq, Some(1));
+    assert_eq!(
+        EventJson::of(&AuditEvent::Unlocked).kind().as_deref(),
+        Some("unlocked")
+    );
 }
