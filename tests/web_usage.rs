@@ -573,3 +573,66 @@ async fn a_version_1_database_upgrades_with_its_keys() {
     ok(upgraded.send_chat(request(&id, "after the upgrade"))).await;
     assert_eq!(records(&old, "ledger").await.len(), 1);
 }
+
+#[wasm_bindgen_test]
+async fn vault_events_are_audited_with_a_hashed_session_and_nothing_secret() {
+    let name = unique("events");
+    let v = open(&name).await;
+    let pass = "correct horse battery staple";
+    ok(v.create(Some(pass.into()), JsValue::UNDEFINED)).await;
+    let id = add(&v, GOOD_KEY, false).await;
+    ok(v.change_passphrase(pass.into(), "another long passphrase".into())).await;
+    v.lock();
+    fails(v.unlock(Some(pass.into())), "WRONG_PASSPHRASE").await;
+    ok(v.unlock(Some("another long passphrase".into()))).await;
+    let backup = ok(v.export_backup("a backup passphrase".into())).await;
+    ok(v.remove_key(id)).await;
+    settle().await;
+
+    let log: Array = ok(v.audit_log(None)).await.unchecked_into();
+    let types: Vec<String> = log
+        .iter()
+        .map(|e| str_of(&get(&e, "event"), "type"))
+        .collect();
+    let want = [
+        "vaultCreated",
+        "keyAdded",
+        "passphraseChanged",
+        "locked",
+        "unlockFailed",
+        "unlocked",
+        "backupExported",
+        "keyRemoved",
+    ];
+    let mut at = 0;
+    for w in want {
+        at += types[at..]
+            .iter()
+            .position(|t| t == w)
+            .unwrap_or_else(|| panic!("{w} missing or out of order in {types:?}"));
+    }
+    let session = str_of(&log.get(0), "session");
+    assert_eq!(session.len(), 16);
+    assert!(
+        log.iter().all(|e| str_of(&e, "session") == session),
+        "one page, one session"
+    );
+    let text = stringify(&log);
+    assert!(!text.contains(pass) && !text.contains("another long") && !text.contains(GOOD_KEY));
+    let backup = match backup.as_string() {
+        Some(t) => json(&t),
+        None => backup,
+    };
+    let ct = str_of(&get(&backup, "sealed"), "ct");
+    assert!(ct.len() > 40, "{}", stringify(&backup));
+    assert!(
+        !text.contains(&ct[..40]),
+        "the sealed backup is not in the log"
+    );
+    let c = ok(v.compliance_report()).await;
+    assert_eq!(num(&c, "unlockFailures"), 1.0);
+    assert_eq!(
+        get(&ok(v.verify_audit_log()).await, "ok").as_bool(),
+        Some(true)
+    );
+}
