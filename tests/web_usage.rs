@@ -636,3 +636,30 @@ async fn vault_events_are_audited_with_a_hashed_session_and_nothing_secret() {
         Some(true)
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_session_vault_meters_in_memory_and_writes_nothing() {
+    let name = unique("session");
+    let v = open(&name).await;
+    ok(v.create(None, json(r#"{"mode":"session"}"#))).await;
+    let id = add(&v, GOOD_KEY, true).await;
+    ok(v.send_chat(request(&id, "in memory"))).await;
+    let report = ok(v.usage_report(json(r#"{"period":"day"}"#))).await;
+    assert_eq!(
+        num(&get(&report, "totals"), "calls"),
+        2.0,
+        "the check and the chat"
+    );
+    let log: Array = ok(v.audit_log(None)).await.unchecked_into();
+    assert!(log.length() >= 3);
+    assert_eq!(
+        get(&ok(v.verify_audit_log()).await, "ok").as_bool(),
+        Some(true)
+    );
+    for store in ["ledger", "daily", "audit", "settings", "keys", "meta"] {
+        assert!(
+            records(&name, store).await.is_empty(),
+            "{store} was written"
+        );
+    }
+}

@@ -353,7 +353,11 @@ async fn swapped_records_fail() {
     // Read both sealed boxes, then write each into the other record.
     let dump = dump_database(&name).await;
     let sealed_of = |id: &str| -> serde_json::Value {
-        let line = dump.lines().find(|l| l.contains(id)).unwrap();
+        // The key's own record (the audit log names key ids too).
+        let line = dump
+            .lines()
+            .find(|l| l.contains(id) && l.contains("sealed"))
+            .unwrap();
         let outer: serde_json::Value = serde_json::from_str(line).unwrap();
         let inner: serde_json::Value =
             serde_json::from_str(outer["json"].as_str().unwrap()).unwrap();

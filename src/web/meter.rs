@@ -1,10 +1,9 @@
 //! The usage ledger, budgets, rate limits and audit log of one vault, kept in the vault's own
-//! IndexedDB database beside its keys (schema version 2; see [`crate::web::store::Table`]).
+//! IndexedDB database beside its keys (schema version 2; see [`crate::web::store::Table`]), or
+//! for a session vault, which persists nothing, in memory.
 //!
 //! The logic is `core`'s (`usage`, `budget`, `ratelimit`, `audit`); this is its storage and
-//! clock. What it keeps never includes a key, a prompt, a response or a passphrase. They hold
-//! no secret, so they persist for every vault mode, session vaults included: a spending limit
-//! that a reload forgot would not be a limit.
+//! clock. What it keeps never includes a key, a prompt, a response or a passphrase.
 //!
 //! One [`Meter`] per database per page (a registry of weak handles), so every vault handle of a
 //! page shares the rate limiter's buckets and the audit chain's head. Audit appends run one at
@@ -20,7 +19,7 @@ use crate::core::usage::{
     self, CallKind, CallStatus, DailyAggregate, LedgerEntry, ReportQuery, UsageReport, MS_PER_DAY,
 };
 use crate::web::crypto;
-use crate::web::store::{self, IdbStore, Op, Table};
+use crate::web::store::{self, IdbStore, Op, Table, UsageStore};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
@@ -108,7 +107,7 @@ impl Lock {
 }
 
 struct Shared {
-    db: IdbStore,
+    db: UsageStore,
     lock: Lock,
     /// The newest audit entry: `None` until read, then `Some(None)` for an empty log.
     head: RefCell<Option<Option<AuditEntry>>>,
@@ -118,6 +117,21 @@ struct Shared {
     limiter: RefCell<Limiter>,
     limits_loaded: Cell<bool>,
     pruned: Cell<bool>,
+}
+
+impl Shared {
+    fn new(db: UsageStore) -> Shared {
+        Shared {
+            db,
+            lock: Lock::default(),
+            head: RefCell::new(None),
+            audit_key: RefCell::new(None),
+            audit_count: Cell::new(None),
+            limiter: RefCell::new(Limiter::new()),
+            limits_loaded: Cell::new(false),
+            pruned: Cell::new(false),
+        }
+    }
 }
 
 /// The ledger, budgets, limiter and audit log of one vault database.
@@ -170,22 +184,20 @@ impl Meter {
                 return Meter { shared };
             }
             map.retain(|_, w| w.strong_count() > 0);
-            let shared = Rc::new(Shared {
-                db: db.clone(),
-                lock: Lock::default(),
-                head: RefCell::new(None),
-                audit_key: RefCell::new(None),
-                audit_count: Cell::new(None),
-                limiter: RefCell::new(Limiter::new()),
-                limits_loaded: Cell::new(false),
-                pruned: Cell::new(false),
-            });
+            let shared = Rc::new(Shared::new(UsageStore::Idb(db.clone())));
             map.insert(name.to_owned(), Rc::downgrade(&shared));
             Meter { shared }
         })
     }
 
-    fn db(&self) -> &IdbStore {
+    /// A meter that keeps everything in memory, for a session vault (which persists nothing).
+    pub fn in_memory() -> Meter {
+        Meter {
+            shared: Rc::new(Shared::new(UsageStore::memory())),
+        }
+    }
+
+    fn db(&self) -> &UsageStore {
         &self.shared.db
     }
 
@@ -319,7 +331,7 @@ impl Meter {
         self.db()
             .apply(&[
                 Op::Put(Table::Settings, anchor),
-                Op::Delete(Table::Audit, store::up_to(plan.delete_through_seq as f64)?),
+                Op::DeleteUpTo(Table::Audit, plan.delete_through_seq as f64),
             ])
             .await?;
         self.shared.audit_count.set(None);

@@ -65,8 +65,185 @@ pub enum Op {
     Put(Table, JsValue),
     /// Adds a record; fails (`ConstraintError`) if its key exists.
     Add(Table, JsValue),
-    /// Deletes the record with this key, or every record in this key range.
+    /// Deletes the record with this key.
     Delete(Table, JsValue),
+    /// Deletes every record whose (numeric) key is at most this one.
+    DeleteUpTo(Table, f64),
+}
+
+impl Op {
+    fn table(&self) -> Table {
+        match self {
+            Op::Put(t, _) | Op::Add(t, _) | Op::Delete(t, _) | Op::DeleteUpTo(t, _) => *t,
+        }
+    }
+}
+
+/// Where a vault's usage and audit records live: its IndexedDB database, or, for a session
+/// vault (which persists nothing), this page's memory.
+#[derive(Clone)]
+pub enum UsageStore {
+    /// The vault's database.
+    Idb(IdbStore),
+    /// Memory, for as long as the page lives.
+    Memory(Rc<RefCell<MemTables>>),
+}
+
+/// The usage stores in memory: each table's records by key, in IndexedDB's key order
+/// (numbers before strings).
+#[derive(Default)]
+pub struct MemTables {
+    tables: [BTreeMap<MemKey, JsValue>; 4],
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum MemKey {
+    Num(f64),
+    Str(String),
+}
+
+impl Eq for MemKey {}
+
+impl PartialOrd for MemKey {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for MemKey {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        match (self, other) {
+            (MemKey::Num(a), MemKey::Num(b)) => a.total_cmp(b),
+            (MemKey::Num(_), MemKey::Str(_)) => core::cmp::Ordering::Less,
+            (MemKey::Str(_), MemKey::Num(_)) => core::cmp::Ordering::Greater,
+            (MemKey::Str(a), MemKey::Str(b)) => a.cmp(b),
+        }
+    }
+}
+
+fn mem_key(v: &JsValue) -> Option<MemKey> {
+    v.as_f64()
+        .map(MemKey::Num)
+        .or_else(|| v.as_string().map(MemKey::Str))
+}
+
+fn slot(t: Table) -> usize {
+    match t {
+        Table::Ledger => 0,
+        Table::Daily => 1,
+        Table::Audit => 2,
+        Table::Settings => 3,
+    }
+}
+
+fn key_of(t: Table, record: &JsValue) -> Result<MemKey> {
+    let name = if t == Table::Audit { "seq" } else { "id" };
+    field(record, name)
+        .as_ref()
+        .and_then(mem_key)
+        .ok_or_else(|| ByokError::new(ErrorCode::StorageFailed, "a record has no key"))
+}
+
+impl MemTables {
+    fn apply(&mut self, ops: &[Op]) -> Result<()> {
+        // Check first, then write: all or nothing, as a transaction.
+        for op in ops {
+            if let Op::Add(t, v) = op {
+                if self.tables[slot(*t)].contains_key(&key_of(*t, v)?) {
+                    return Err(ByokError::new(
+                        ErrorCode::StorageFailed,
+                        "IndexedDB refused to write the usage records: ConstraintError",
+                    ));
+                }
+            }
+        }
+        for op in ops {
+            let map = &mut self.tables[slot(op.table())];
+            match op {
+                Op::Put(t, v) | Op::Add(t, v) => {
+                    map.insert(key_of(*t, v)?, v.clone());
+                }
+                Op::Delete(_, k) => {
+                    if let Some(k) = mem_key(k) {
+                        map.remove(&k);
+                    }
+                }
+                Op::DeleteUpTo(_, upper) => {
+                    map.retain(|k, _| !matches!(k, MemKey::Num(n) if *n <= *upper));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl UsageStore {
+    /// A store in memory.
+    pub fn memory() -> UsageStore {
+        UsageStore::Memory(Rc::new(RefCell::new(MemTables::default())))
+    }
+
+    /// Runs `ops` all or none.
+    pub async fn apply(&self, ops: &[Op]) -> Result<()> {
+        match self {
+            UsageStore::Idb(db) => db.apply(ops).await,
+            UsageStore::Memory(m) => m.borrow_mut().apply(ops),
+        }
+    }
+
+    /// Every record of `table`, in key order.
+    pub async fn all(&self, table: Table) -> Result<Vec<JsValue>> {
+        match self {
+            UsageStore::Idb(db) => db.all(table).await,
+            UsageStore::Memory(m) => Ok(m.borrow().tables[slot(table)].values().cloned().collect()),
+        }
+    }
+
+    /// The ledger entries made at or after `at_ms`.
+    pub async fn ledger_since(&self, at_ms: f64) -> Result<Vec<JsValue>> {
+        match self {
+            UsageStore::Idb(db) => db.ledger_since(at_ms).await,
+            UsageStore::Memory(m) => Ok(m.borrow().tables[slot(Table::Ledger)]
+                .values()
+                .filter(|v| {
+                    field(v, "at")
+                        .and_then(|a| a.as_f64())
+                        .is_some_and(|a| a >= at_ms)
+                })
+                .cloned()
+                .collect()),
+        }
+    }
+
+    /// The record of `table` with this key.
+    pub async fn get(&self, table: Table, key: &JsValue) -> Result<Option<JsValue>> {
+        match self {
+            UsageStore::Idb(db) => db.get(table, key).await,
+            UsageStore::Memory(m) => {
+                Ok(mem_key(key).and_then(|k| m.borrow().tables[slot(table)].get(&k).cloned()))
+            }
+        }
+    }
+
+    /// The record of `table` with the greatest key.
+    pub async fn last(&self, table: Table) -> Result<Option<JsValue>> {
+        match self {
+            UsageStore::Idb(db) => db.last(table).await,
+            UsageStore::Memory(m) => {
+                Ok(m.borrow().tables[slot(table)].values().next_back().cloned())
+            }
+        }
+    }
+
+    /// How many records `table` holds.
+    pub async fn count(&self, table: Table) -> Result<u32> {
+        match self {
+            UsageStore::Idb(db) => db.count(table).await,
+            UsageStore::Memory(m) => {
+                Ok(u32::try_from(m.borrow().tables[slot(table)].len()).unwrap_or(u32::MAX))
+            }
+        }
+    }
 }
 
 /// The vault record as stored: its JSON, and in device mode the non-extractable device key,
@@ -325,7 +502,7 @@ impl IdbStore {
     pub async fn apply(&self, ops: &[Op]) -> Result<()> {
         let mut names: Vec<&str> = Vec::new();
         for op in ops {
-            let (Op::Put(t, _) | Op::Add(t, _) | Op::Delete(t, _)) = op;
+            let t = op.table();
             if !names.contains(&t.name()) {
                 names.push(t.name());
             }
@@ -340,12 +517,14 @@ impl IdbStore {
             .transaction(&names, TransactionMode::ReadWrite)
             .map_err(|e| storage_error(what, e))?;
         for op in ops {
-            let (Op::Put(t, v) | Op::Add(t, v) | Op::Delete(t, v)) = op;
-            let store = tx.store(t.name()).map_err(|e| storage_error(what, e))?;
+            let store = tx
+                .store(op.table().name())
+                .map_err(|e| storage_error(what, e))?;
             let done = match op {
-                Op::Put(..) => store.put(v, None).await.map(drop),
-                Op::Add(..) => store.add(v, None).await.map(drop),
-                Op::Delete(..) => store.delete(v.clone()).await,
+                Op::Put(_, v) => store.put(v, None).await.map(drop),
+                Op::Add(_, v) => store.add(v, None).await.map(drop),
+                Op::Delete(_, k) => store.delete(k.clone()).await,
+                Op::DeleteUpTo(_, upper) => store.delete(up_to(*upper)?).await,
             };
             if let Err(e) = done {
                 // Dropping the transaction without `done` would let IndexedDB commit what
@@ -471,7 +650,7 @@ pub fn record_field(v: &JsValue, name: &str) -> Option<JsValue> {
 }
 
 /// A key range of every key up to `upper`, inclusive (for deleting the head of the audit log).
-pub fn up_to(upper: f64) -> Result<JsValue> {
+fn up_to(upper: f64) -> Result<JsValue> {
     KeyRange::upper_bound(&JsValue::from_f64(upper), Some(false))
         .map(JsValue::from)
         .map_err(|e| storage_error("build a key range", e.into()))

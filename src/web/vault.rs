@@ -274,7 +274,11 @@ impl Vault {
             updated_at: now,
         };
         if mode == Mode::Session {
-            self.inner.borrow_mut().store = Store::Memory(MemoryStore::default());
+            // Nothing of a session vault touches storage: its ledger and audit log too live
+            // in memory, for as long as the page.
+            let mut inner = self.inner.borrow_mut();
+            inner.store = Store::Memory(MemoryStore::default());
+            inner.meter = Meter::in_memory();
         }
         if mode != Mode::Session {
             let store = self.inner.borrow().store.clone();
