@@ -663,3 +663,24 @@ async fn a_session_vault_meters_in_memory_and_writes_nothing() {
         );
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_gateway_reported_cost_is_kept_beside_ours_and_the_difference_shown() {
+    let (v, name) = device_vault("reported").await;
+    // The stand-in puts usage.cost in its answers, as OpenRouter and LiteLLM do.
+    let key = behaviour_key(r#"{"reportedCost":0.25}"#).await;
+    let id = add(&v, &key, false).await;
+    ok(v.send_chat(request(&id, "what did it cost"))).await;
+    let (chunks, err) = drain(&v.stream_chat(request(&id, "and streamed"))).await;
+    assert!(err.is_none());
+    assert_eq!(str_of(chunks.last().unwrap(), "type"), "done");
+    let entries = ledger_entries(&records(&name, "ledger").await);
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| num(e, "reportedCostUsd") == 0.25));
+    let report = ok(v.usage_report(json(r#"{"period":"month"}"#))).await;
+    let totals = get(&report, "totals");
+    assert_eq!(num(&totals, "reportedCostUsd"), 0.5);
+    let ours = num(&totals, "costUsd");
+    assert!(ours > 0.0);
+    assert!((num(&totals, "costDifferenceUsd") - (0.5 - ours)).abs() < 1e-9);
+}

@@ -129,6 +129,17 @@ describe('server and control API', () => {
     assert.equal(answer.choices[0].message.content, 'Registered reply');
   });
 
+  it('reports a gateway cost in usage.cost when a key asks for it (OpenRouter, LiteLLM)', async () => {
+    const reg = (body) => fetch(`${standin.url}/__standin/keys`, { method: 'POST', body: JSON.stringify(body) });
+    assert.equal((await reg({ provider: 'openai', key: 'sk-abc', behaviour: { reportedCost: -1 } })).status, 400);
+    const key = 'sk-proj-registeredCOST00000000000000008888';
+    assert.equal((await reg({ provider: 'openai', key, behaviour: { reportedCost: 0.25 } })).status, 201);
+    const answer = await (await chat(hello(), key)).json();
+    assert.equal(answer.usage.cost, 0.25);
+    const plain = await (await chat(hello(), 'sk-proj-standinVALIDkey0000000000000000000000')).json();
+    assert.equal(plain.usage.cost, undefined);
+  });
+
   it('serves the log by provider and sequence number, and reset clears keys and log', async () => {
     const key = await registerKey();
     const { last } = await (await fetch(`${standin.url}/__standin/log`)).json();

@@ -26,6 +26,7 @@ export const BEHAVIOUR_DEFAULTS = Object.freeze({
   overloaded: false, // every request: the provider's "overloaded" answer (Anthropic: 529 overloaded_error)
   reply: null, // replaces the deterministic answer text
   exposeHeaders: null, // list of header names to expose via access-control-expose-headers
+  reportedCost: null, // USD put in usage.cost, as OpenRouter and LiteLLM report their own cost
 });
 
 const ENUMS = {
@@ -59,6 +60,10 @@ export function normalizeBehaviour(input = {}) {
       if (typeof value !== 'boolean') return { error: `${name} must be a boolean` };
     } else if (name === 'reply') {
       if (value !== null && typeof value !== 'string') return { error: 'reply must be null or a string' };
+    } else if (name === 'reportedCost') {
+      if (value !== null && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
+        return { error: 'reportedCost must be null or a number >= 0' };
+      }
     } else if (name === 'exposeHeaders') {
       if (value !== null && (!Array.isArray(value) || !value.every((h) => typeof h === 'string'))) {
         return { error: 'exposeHeaders must be null or an array of header names' };

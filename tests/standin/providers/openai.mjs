@@ -1059,6 +1059,8 @@ async function handle(f, { req, res, path, url, entry, keys, log }) {
     const n = body.n ?? 1;
     const plans = Array.from({ length: n }, (_, i) => planChoice(decision, i, body, model, f.toolCallId));
     const usage = f.usage(countPromptTokens(body), plans, model);
+    // A gateway's own price of the call (OpenRouter, LiteLLM): `usage.cost`, in USD.
+    if (behaviour.reportedCost != null) usage.cost = behaviour.reportedCost;
     const meta = {
       id: f.completionId(),
       created: Math.floor(Date.now() / 1000),
