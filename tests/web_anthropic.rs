@@ -69,28 +69,6 @@ async fn posts_since(since: f64) -> Vec<JsValue> {
         .collect()
 }
 
-/// Reads a streamChat iterator to the end; returns the chunks, or the error it threw.
-async fn drain(iter: &JsValue) -> (Vec<JsValue>, Option<JsValue>) {
-    let next: Function = get(iter, "next").unchecked_into();
-    let mut chunks = Vec::new();
-    loop {
-        let p: Promise = next.call0(iter).unwrap().unchecked_into();
-        match wait(p).await {
-            Ok(r) if get(&r, "done").as_bool() == Some(true) => return (chunks, None),
-            Ok(r) => chunks.push(get(&r, "value")),
-            Err(e) => return (chunks, Some(e)),
-        }
-    }
-}
-
-fn content_of(chunks: &[JsValue]) -> String {
-    chunks
-        .iter()
-        .filter(|c| str_of(c, "type") == "content")
-        .map(|c| str_of(c, "delta"))
-        .collect()
-}
-
 fn collector() -> (Array, wasm_bindgen::closure::Closure<dyn FnMut(JsValue)>) {
     let seen = Array::new();
     let seen2 = seen.clone();

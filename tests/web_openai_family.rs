@@ -12,7 +12,7 @@ mod common;
 use byok::api::chat::{collect_stream, embed_default, send_chat, stream_chat};
 use byok::api::vault::{add_key_default, validate_key_default};
 use common::*;
-use js_sys::{Array, Function, Promise};
+use js_sys::{Array, Function};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
@@ -72,28 +72,6 @@ fn tool_request(provider: &str, key_id: &str, model: &str) -> JsValue {
                        "parameters":{{"type":"object","properties":{{"city":{{"type":"string"}}}},"required":["city"]}}}}],
             "toolChoice":"required"}}"#
     ))
-}
-
-/// Reads a streamChat iterator to the end; returns the chunks, or the error it threw.
-async fn drain(iter: &JsValue) -> (Vec<JsValue>, Option<JsValue>) {
-    let next: Function = get(iter, "next").unchecked_into();
-    let mut chunks = Vec::new();
-    loop {
-        let p: Promise = next.call0(iter).unwrap().unchecked_into();
-        match wait(p).await {
-            Ok(r) if get(&r, "done").as_bool() == Some(true) => return (chunks, None),
-            Ok(r) => chunks.push(get(&r, "value")),
-            Err(e) => return (chunks, Some(e)),
-        }
-    }
-}
-
-fn content_of(chunks: &[JsValue]) -> String {
-    chunks
-        .iter()
-        .filter(|c| str_of(c, "type") == "content")
-        .map(|c| str_of(c, "delta"))
-        .collect()
 }
 
 /// Streams `req` to the end and checks the common shape: text with the prompt, a usage chunk,

@@ -7,7 +7,7 @@ mod common;
 
 use byok::api::vault::VaultHandle;
 use common::*;
-use js_sys::{Array, Function, Promise};
+use js_sys::{Array, Function};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -46,19 +46,6 @@ fn request(key_id: &str, prompt: &str) -> JsValue {
     ))
 }
 
-async fn drain(iter: &JsValue) -> (Vec<JsValue>, Option<JsValue>) {
-    let next: Function = get(iter, "next").unchecked_into();
-    let mut chunks = Vec::new();
-    loop {
-        let p: Promise = next.call0(iter).unwrap().unchecked_into();
-        match wait(p).await {
-            Ok(r) if get(&r, "done").as_bool() == Some(true) => return (chunks, None),
-            Ok(r) => chunks.push(get(&r, "value")),
-            Err(e) => return (chunks, Some(e)),
-        }
-    }
-}
-
 /// Registers a stand-in key with a behaviour; returns the key.
 async fn behaviour_key(behaviour: &str) -> String {
     let key = format!(
@@ -72,11 +59,7 @@ async fn behaviour_key(behaviour: &str) -> String {
 
 /// The raw records of one store of a vault's database.
 async fn records(name: &str, store: &str) -> Vec<JsValue> {
-    let db = Rexie::builder(&format!("byok-vault:{name}"))
-        .version(byok::web::store::SCHEMA_VERSION)
-        .build()
-        .await
-        .unwrap();
+    let db = vault_db(name).await;
     let tx = db.transaction(&[store], TransactionMode::ReadOnly).unwrap();
     let out = tx.store(store).unwrap().get_all(None, None).await.unwrap();
     drop(tx);
@@ -86,11 +69,7 @@ async fn records(name: &str, store: &str) -> Vec<JsValue> {
 
 /// Writes raw records into one store of a vault's database (a test editing storage).
 async fn put_records(name: &str, store: &str, values: &[JsValue], deletes: &[JsValue]) {
-    let db = Rexie::builder(&format!("byok-vault:{name}"))
-        .version(byok::web::store::SCHEMA_VERSION)
-        .build()
-        .await
-        .unwrap();
+    let db = vault_db(name).await;
     let tx = db
         .transaction(&[store], TransactionMode::ReadWrite)
         .unwrap();
@@ -683,4 +662,22 @@ async fn a_gateway_reported_cost_is_kept_beside_ours_and_the_difference_shown() 
     let ours = num(&totals, "costUsd");
     assert!(ours > 0.0);
     assert!((num(&totals, "costDifferenceUsd") - (0.5 - ours)).abs() < 1e-9);
+}
+
+#[wasm_bindgen_test]
+async fn calls_started_together_cannot_pass_a_budget_together() {
+    let (v, _) = device_vault("inflight").await;
+    let id = add(&v, GOOD_KEY, false).await;
+    // One call's estimate (about 10 input and 50 output tokens of gpt-4o: ~$0.0005) fits the
+    // limit, two do not. Both start before either is written to the ledger.
+    ok(v.set_budget(json(r#"{"provider":"openai","dailyUsd":0.0008}"#))).await;
+    let a = v.send_chat(request(&id, "first"));
+    let b = v.send_chat(request(&id, "second"));
+    let (ra, rb) = (wait(a).await, wait(b).await);
+    let refused = [&ra, &rb]
+        .iter()
+        .filter(|r| matches!(r, Err(e) if str_of(e, "code") == "BUDGET_EXCEEDED"))
+        .count();
+    assert_eq!(refused, 1, "{ra:?} {rb:?}");
+    assert!(ra.is_ok() || rb.is_ok());
 }

@@ -58,11 +58,7 @@ async fn list(v: &VaultHandle) -> Array {
 
 /// Every record of every store of a vault database, as JSON text.
 async fn dump_database(name: &str) -> String {
-    let db = Rexie::builder(&format!("byok-vault:{name}"))
-        .version(byok::web::store::SCHEMA_VERSION)
-        .build()
-        .await
-        .expect("database opens");
+    let db = vault_db(name).await;
     let mut out = String::new();
     for store_name in db.store_names() {
         let tx = db
@@ -80,11 +76,7 @@ async fn dump_database(name: &str) -> String {
 
 /// Changes one key record (or the vault record) in place, as an attacker with disk access could.
 async fn tamper(name: &str, store_name: &str, id: &str, edit: impl Fn(&mut serde_json::Value)) {
-    let db = Rexie::builder(&format!("byok-vault:{name}"))
-        .version(byok::web::store::SCHEMA_VERSION)
-        .build()
-        .await
-        .unwrap();
+    let db = vault_db(name).await;
     let tx = db
         .transaction(&[store_name], TransactionMode::ReadWrite)
         .unwrap();
@@ -454,11 +446,7 @@ async fn device_mode_reopens_unlocked_and_its_keys_never_leave() {
     assert_eq!(list(&again).await.length(), 1);
 
     // Every CryptoKey stored in IndexedDB is non-extractable and exportKey rejects.
-    let db = Rexie::builder(&format!("byok-vault:{name}"))
-        .version(byok::web::store::SCHEMA_VERSION)
-        .build()
-        .await
-        .unwrap();
+    let db = vault_db(&name).await;
     let tx = db
         .transaction(&["meta"], TransactionMode::ReadOnly)
         .unwrap();

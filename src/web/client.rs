@@ -131,9 +131,7 @@ impl Tracker {
         max_wait_ms: Option<u64>,
         notice: Option<WaitNotice>,
     ) -> Result<Tracker> {
-        meter
-            .check_budget(&call.provider, call.key_id.as_deref(), estimate.cost_femto)
-            .await?;
+        meter.check_budget(&call, estimate.cost_femto).await?;
         let tokens = estimate.input_tokens.saturating_add(estimate.output_tokens);
         Ok(Tracker::new(
             meter,
@@ -211,23 +209,59 @@ impl Tracker {
     }
 }
 
+impl Drop for Tracker {
+    /// A call that never went out (its request could not be built) gives back its budget
+    /// reservation; one that did was written by `finish`, which released it already.
+    fn drop(&mut self) {
+        self.meter.release(&self.call.id);
+    }
+}
+
 /// The femto-dollar cost of `usage` at catalog prices, by the model asked for or the one the
-/// provider reports; 0 when the catalog has no price.
-fn femto_of(catalog: &Catalog, provider: &str, models: &[Option<&str>], usage: Usage) -> u64 {
-    models
-        .iter()
-        .flatten()
-        .find_map(|m| {
-            cost::cost_femto(
-                catalog,
-                provider,
-                m,
-                usage.input_tokens,
-                usage.output_tokens,
-            )
-            .ok()
-        })
-        .map_or(0, |f| u64::try_from(f).unwrap_or(u64::MAX))
+/// provider reports; `None` when the catalog has no price.
+fn femto_of(
+    catalog: &Catalog,
+    provider: &str,
+    models: &[Option<&str>],
+    usage: Usage,
+) -> Option<u128> {
+    models.iter().flatten().find_map(|m| {
+        cost::cost_femto(
+            catalog,
+            provider,
+            m,
+            usage.input_tokens,
+            usage.output_tokens,
+        )
+        .ok()
+    })
+}
+
+/// A cost for the ledger: femto-dollars, 0 when unpriced.
+fn ledger_femto(femto: Option<u128>) -> u64 {
+    femto.map_or(0, |f| u64::try_from(f).unwrap_or(u64::MAX))
+}
+
+/// Sends `req`, reads the whole answer and parses it; a failure at any step is written to the
+/// ledger here (a success is written by the caller, which knows its usage).
+async fn whole_answer<T>(
+    target: &Target,
+    wire: &dyn Wire,
+    req: &HttpRequest,
+    signal: Option<&AbortSignal>,
+    track: &Tracker,
+    parse: impl FnOnce(&dyn Wire, &str) -> Result<T>,
+) -> Result<T> {
+    let result = async {
+        let answer = send_with_retry(target, wire, req, signal, track).await?;
+        let body = answer.text(MAX_BODY_BYTES, signal).await?;
+        parse(wire, &body).map_err(|e| e.with_provider(&target.provider.id))
+    }
+    .await;
+    if let Err(e) = &result {
+        track.finish(Tracker::failure(e)).await;
+    }
+    result
 }
 
 /// Sends with the retry policy: short Retry-After waits and 5xx before the first byte are
@@ -319,20 +353,12 @@ pub async fn validate(
     let req = wire.models_request(&target.endpoint())?;
     let call = meter.start(&target.provider.id, "", key_id, CallKind::Validate)?;
     let track = Tracker::new(meter, call, 0, DEFAULT_MAX_WAIT_MS, None);
-    let result = async {
-        let answer = send_with_retry(target, wire.as_ref(), &req, signal, &track).await?;
-        let body = answer.text(MAX_BODY_BYTES, signal).await?;
-        wire.parse_models(&body)
-            .map_err(|e| e.with_provider(&target.provider.id))
-    }
-    .await;
-    track
-        .finish(match &result {
-            Ok(_) => CallEnd::default(),
-            Err(e) => Tracker::failure(e),
-        })
-        .await;
-    result
+    let models = whole_answer(target, wire.as_ref(), &req, signal, &track, |w, b| {
+        w.parse_models(b)
+    })
+    .await?;
+    track.finish(CallEnd::default()).await;
+    Ok(models)
 }
 
 /// A chat being streamed: batches of chunks, one batch per network read.
@@ -456,12 +482,12 @@ impl ChatStream {
         CallEnd {
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
-            cost_femto: femto_of(
+            cost_femto: ledger_femto(femto_of(
                 &self.catalog,
                 &self.target.provider.id,
                 &[Some(self.model.as_str()), self.decoder.model()],
                 usage,
-            ),
+            )),
             reported_cost_usd: self.decoder.reported_cost(),
             error,
             retries: 0,
@@ -492,19 +518,13 @@ impl ChatStream {
 
     /// The catalog price of `usage`, or `None` when the catalog has no price for the model.
     pub fn cost_of(&self, usage: Usage) -> Option<f64> {
-        let by = |model: &str| {
-            cost::cost_femto(
-                &self.catalog,
-                &self.target.provider.id,
-                model,
-                usage.input_tokens,
-                usage.output_tokens,
-            )
-            .ok()
-        };
-        by(&self.model)
-            .or_else(|| self.decoder.model().and_then(by))
-            .map(cost::femto_to_usd)
+        femto_of(
+            &self.catalog,
+            &self.target.provider.id,
+            &[Some(self.model.as_str()), self.decoder.model()],
+            usage,
+        )
+        .map(cost::femto_to_usd)
     }
 
     /// The provider id.
@@ -529,47 +549,31 @@ pub async fn send_chat(
     let model = catalog.model(&target.provider.id, &request.model).ok();
     let wire = wire_for(&target.provider, model)?;
     let req = wire.chat_request(&target.endpoint(), request, false)?;
-    let answered = async {
-        let answer = send_with_retry(&target, wire.as_ref(), &req, signal.as_ref(), &track).await?;
-        let body = answer.text(MAX_BODY_BYTES, signal.as_ref()).await?;
-        wire.parse_chat_response(&body)
-            .map_err(|e| e.with_provider(&target.provider.id))
-    }
-    .await;
-    let r = match answered {
-        Ok(r) => r,
-        Err(e) => {
-            track.finish(Tracker::failure(&e)).await;
-            return Err(e);
-        }
-    };
+    let r = whole_answer(
+        &target,
+        wire.as_ref(),
+        &req,
+        signal.as_ref(),
+        &track,
+        |w, b| w.parse_chat_response(b),
+    )
+    .await?;
+    let femto = femto_of(
+        catalog,
+        &target.provider.id,
+        &[Some(request.model.as_str()), r.model.as_deref()],
+        r.usage,
+    );
     track
         .finish(CallEnd {
             input_tokens: r.usage.input_tokens,
             output_tokens: r.usage.output_tokens,
-            cost_femto: femto_of(
-                catalog,
-                &target.provider.id,
-                &[Some(request.model.as_str()), r.model.as_deref()],
-                r.usage,
-            ),
+            cost_femto: ledger_femto(femto),
             reported_cost_usd: r.reported_cost,
             ..CallEnd::default()
         })
         .await;
-    let price = |m: &str| {
-        cost::cost_femto(
-            catalog,
-            &target.provider.id,
-            m,
-            r.usage.input_tokens,
-            r.usage.output_tokens,
-        )
-        .ok()
-    };
-    let cost = price(&request.model)
-        .or_else(|| r.model.as_deref().and_then(price))
-        .map(cost::femto_to_usd);
+    let cost = femto.map(cost::femto_to_usd);
     Ok(ChatResult {
         content: r.content,
         tool_calls: r.tool_calls,
@@ -592,41 +596,34 @@ pub async fn embed(
     let model = catalog.model(&target.provider.id, &request.model).ok();
     let wire = wire_for(&target.provider, model)?;
     let req = wire.embed_request(&target.endpoint(), &request.model, &request.input)?;
-    let answered = async {
-        let answer = send_with_retry(&target, wire.as_ref(), &req, signal.as_ref(), &track).await?;
-        let body = answer.text(MAX_BODY_BYTES, signal.as_ref()).await?;
-        wire.parse_embeddings(&body)
-            .map_err(|e| e.with_provider(&target.provider.id))
-    }
-    .await;
-    let e = match answered {
-        Ok(e) => e,
-        Err(err) => {
-            track.finish(Tracker::failure(&err)).await;
-            return Err(err);
-        }
+    let e = whole_answer(
+        &target,
+        wire.as_ref(),
+        &req,
+        signal.as_ref(),
+        &track,
+        |w, b| w.parse_embeddings(b),
+    )
+    .await?;
+    // Embeddings write nothing: only the input is priced.
+    let read = Usage {
+        output_tokens: 0,
+        ..e.usage
     };
+    let femto = femto_of(
+        catalog,
+        &target.provider.id,
+        &[Some(request.model.as_str())],
+        read,
+    );
+    let cost = femto.map(cost::femto_to_usd);
     track
         .finish(CallEnd {
             input_tokens: e.usage.input_tokens,
-            cost_femto: femto_of(
-                catalog,
-                &target.provider.id,
-                &[Some(request.model.as_str())],
-                e.usage,
-            ),
+            cost_femto: ledger_femto(femto),
             ..CallEnd::default()
         })
         .await;
-    let cost = cost::cost_femto(
-        catalog,
-        &target.provider.id,
-        &request.model,
-        e.usage.input_tokens,
-        0,
-    )
-    .ok()
-    .map(cost::femto_to_usd);
     Ok(crate::core::embed::EmbedResult {
         embeddings: e.embeddings,
         usage: e.usage,

@@ -117,6 +117,17 @@ struct Shared {
     limiter: RefCell<Limiter>,
     limits_loaded: Cell<bool>,
     pruned: Cell<bool>,
+    /// Calls of this page that passed their budget check and are not in the ledger yet, with
+    /// their estimates: counted by later checks, so calls started together cannot pass a
+    /// limit together.
+    pending: RefCell<Vec<Pending>>,
+}
+
+struct Pending {
+    id: String,
+    provider: String,
+    key_id: Option<String>,
+    femto: u64,
 }
 
 impl Shared {
@@ -130,6 +141,7 @@ impl Shared {
             limiter: RefCell::new(Limiter::new()),
             limits_loaded: Cell::new(false),
             pruned: Cell::new(false),
+            pending: RefCell::new(Vec::new()),
         }
     }
 }
@@ -479,6 +491,7 @@ impl Meter {
             },
             None => self.db().apply(&[op]).await,
         };
+        self.release(&call.id);
         if !self.shared.pruned.get() {
             let _ = self.prune().await;
         }
@@ -594,22 +607,30 @@ impl Meter {
         SpentIndex::build(&entries, &daily, now, local_tz_offset_minutes())
     }
 
-    /// Refuses, before the network, a call whose estimated cost would pass a budget. Reads the
-    /// ledger afresh, so spending in other tabs counts too.
-    pub async fn check_budget(
-        &self,
-        provider: &str,
-        key_id: Option<&str>,
-        estimate_femto: u128,
-    ) -> Result<()> {
+    /// Refuses, before the network, a call whose estimated cost would pass a budget; a call
+    /// let through is reserved (as `call`) until [`Meter::finish`] writes it. Reads the ledger
+    /// afresh, so spending in other tabs counts too, and adds this page's calls in flight.
+    pub async fn check_budget(&self, call: &CallStart, estimate_femto: u128) -> Result<()> {
+        let (provider, key_id) = (call.provider.as_str(), call.key_id.as_deref());
         let budgets = self.budgets().await?;
-        if budgets.is_empty() {
-            return Ok(());
+        let mut over = None;
+        if !budgets.is_empty() {
+            let mut spent = self.spent().await?;
+            // No await from here to the reservation: no other check of this page can slip
+            // between them.
+            let now = now_ms();
+            for p in self.shared.pending.borrow().iter() {
+                spent.record(&in_flight(p, now));
+            }
+            over = budget::find_exceeded(&budgets, &spent, provider, key_id, estimate_femto, now);
         }
-        let spent = self.spent().await?;
-        let Some(over) =
-            budget::find_exceeded(&budgets, &spent, provider, key_id, estimate_femto, now_ms())
-        else {
+        let Some(over) = over else {
+            self.shared.pending.borrow_mut().push(Pending {
+                id: call.id.clone(),
+                provider: provider.to_owned(),
+                key_id: key_id.map(str::to_owned),
+                femto: u64::try_from(estimate_femto).unwrap_or(u64::MAX),
+            });
             return Ok(());
         };
         let _ = self
@@ -621,6 +642,11 @@ impl Meter {
             })
             .await;
         Err(over.to_error(provider))
+    }
+
+    /// Drops a call's reservation (it was written, or never went out).
+    pub fn release(&self, call_id: &str) {
+        self.shared.pending.borrow_mut().retain(|p| p.id != call_id);
     }
 
     /// Each budget's limits with what is spent and left today and this month.
@@ -698,6 +724,26 @@ impl Meter {
             .limiter
             .borrow_mut()
             .observe_retry_after(key, ms, now_ms());
+    }
+}
+
+/// A reserved call as a ledger entry, for the spent index.
+fn in_flight(p: &Pending, now: f64) -> LedgerEntry {
+    LedgerEntry {
+        id: p.id.clone(),
+        at: now,
+        provider: p.provider.clone(),
+        model: String::new(),
+        key_id: p.key_id.clone(),
+        kind: CallKind::Chat,
+        input_tokens: 0,
+        output_tokens: 0,
+        cost_femto: p.femto,
+        reported_cost_usd: None,
+        status: CallStatus::Ok,
+        error_code: None,
+        duration_ms: 0,
+        retries: 0,
     }
 }
 

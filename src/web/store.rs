@@ -544,19 +544,24 @@ impl IdbStore {
         self.read(table, None).await
     }
 
+    /// A read-only transaction on one table, and that table. The transaction is returned so
+    /// that it lives as long as the reads.
+    fn reader(&self, table: Table, what: &str) -> Result<(rexie::Transaction, rexie::Store)> {
+        let tx = self
+            .db
+            .get()?
+            .transaction(&[table.name()], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error(what, e))?;
+        let store = tx.store(table.name()).map_err(|e| storage_error(what, e))?;
+        Ok((tx, store))
+    }
+
     /// The ledger entries made at or after `at_ms`, by the `at` index.
     pub async fn ledger_since(&self, at_ms: f64) -> Result<Vec<JsValue>> {
         let what = "read the usage ledger";
         let range = KeyRange::lower_bound(&JsValue::from_f64(at_ms), Some(false))
             .map_err(|e| storage_error(what, e.into()))?;
-        let tx = self
-            .db
-            .get()?
-            .transaction(&[Table::Ledger.name()], TransactionMode::ReadOnly)
-            .map_err(|e| storage_error(what, e))?;
-        let store = tx
-            .store(Table::Ledger.name())
-            .map_err(|e| storage_error(what, e))?;
+        let (_tx, store) = self.reader(Table::Ledger, what)?;
         let index = store.index(LEDGER_AT).map_err(|e| storage_error(what, e))?;
         index
             .get_all(Some(range), None)
@@ -566,12 +571,7 @@ impl IdbStore {
 
     async fn read(&self, table: Table, range: Option<KeyRange>) -> Result<Vec<JsValue>> {
         let what = "read the usage records";
-        let tx = self
-            .db
-            .get()?
-            .transaction(&[table.name()], TransactionMode::ReadOnly)
-            .map_err(|e| storage_error(what, e))?;
-        let store = tx.store(table.name()).map_err(|e| storage_error(what, e))?;
+        let (_tx, store) = self.reader(table, what)?;
         store
             .get_all(range, None)
             .await
@@ -581,12 +581,7 @@ impl IdbStore {
     /// The record of `table` with this key.
     pub async fn get(&self, table: Table, key: &JsValue) -> Result<Option<JsValue>> {
         let what = "read a setting";
-        let tx = self
-            .db
-            .get()?
-            .transaction(&[table.name()], TransactionMode::ReadOnly)
-            .map_err(|e| storage_error(what, e))?;
-        let store = tx.store(table.name()).map_err(|e| storage_error(what, e))?;
+        let (_tx, store) = self.reader(table, what)?;
         store
             .get(key.clone())
             .await
@@ -596,12 +591,7 @@ impl IdbStore {
     /// The record of `table` with the greatest key (the newest audit entry).
     pub async fn last(&self, table: Table) -> Result<Option<JsValue>> {
         let what = "read the newest record";
-        let tx = self
-            .db
-            .get()?
-            .transaction(&[table.name()], TransactionMode::ReadOnly)
-            .map_err(|e| storage_error(what, e))?;
-        let store = tx.store(table.name()).map_err(|e| storage_error(what, e))?;
+        let (_tx, store) = self.reader(table, what)?;
         let found = store
             .scan(None, Some(1), None, Some(Direction::Prev))
             .await
@@ -612,12 +602,7 @@ impl IdbStore {
     /// How many records `table` holds.
     pub async fn count(&self, table: Table) -> Result<u32> {
         let what = "count records";
-        let tx = self
-            .db
-            .get()?
-            .transaction(&[table.name()], TransactionMode::ReadOnly)
-            .map_err(|e| storage_error(what, e))?;
-        let store = tx.store(table.name()).map_err(|e| storage_error(what, e))?;
+        let (_tx, store) = self.reader(table, what)?;
         store.count(None).await.map_err(|e| storage_error(what, e))
     }
 }

@@ -187,24 +187,23 @@ impl Vault {
 
     /// Tells listeners `{ status, event, detail }`: events that carry data (a wait).
     pub fn emit_with(&self, event: &str, detail: &JsValue) {
-        let listeners = self.inner.borrow().listeners.clone();
-        let status = self.status().as_str();
-        for f in listeners {
-            let obj = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&obj, &"status".into(), &status.into());
-            let _ = js_sys::Reflect::set(&obj, &"event".into(), &event.into());
-            let _ = js_sys::Reflect::set(&obj, &"detail".into(), detail);
-            let _ = f.call1(&JsValue::NULL, &obj);
-        }
+        self.tell(event, Some(detail));
     }
 
     fn emit(&self, event: &str) {
+        self.tell(event, None);
+    }
+
+    fn tell(&self, event: &str, detail: Option<&JsValue>) {
         let listeners = self.inner.borrow().listeners.clone();
         let status = self.status().as_str();
         for f in listeners {
             let obj = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&obj, &"status".into(), &status.into());
             let _ = js_sys::Reflect::set(&obj, &"event".into(), &event.into());
+            if let Some(d) = detail {
+                let _ = js_sys::Reflect::set(&obj, &"detail".into(), d);
+            }
             // A listener's own failure must not break the vault operation that triggered it.
             let _ = f.call1(&JsValue::NULL, &obj);
         }

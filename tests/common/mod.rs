@@ -167,3 +167,36 @@ pub async fn sleep(ms: i32) {
     });
     JsFuture::from(p).await.unwrap();
 }
+
+/// Reads a streamChat iterator to the end; returns the chunks, or the error it threw.
+pub async fn drain(iter: &JsValue) -> (Vec<JsValue>, Option<JsValue>) {
+    let next: js_sys::Function = get(iter, "next").unchecked_into();
+    let mut chunks = Vec::new();
+    loop {
+        let p: Promise = next.call0(iter).unwrap().unchecked_into();
+        match wait(p).await {
+            Ok(r) if get(&r, "done").as_bool() == Some(true) => return (chunks, None),
+            Ok(r) => chunks.push(get(&r, "value")),
+            Err(e) => return (chunks, Some(e)),
+        }
+    }
+}
+
+/// The text of a stream's `content` chunks, joined.
+pub fn content_of(chunks: &[JsValue]) -> String {
+    chunks
+        .iter()
+        .filter(|c| str_of(c, "type") == "content")
+        .map(|c| str_of(c, "delta"))
+        .collect()
+}
+
+/// A vault's IndexedDB database, opened at the current schema version (no upgrade), for tests
+/// that read or edit storage directly.
+pub async fn vault_db(name: &str) -> rexie::Rexie {
+    rexie::Rexie::builder(&format!("byok-vault:{name}"))
+        .version(byok::web::store::SCHEMA_VERSION)
+        .build()
+        .await
+        .expect("the vault database opens")
+}
