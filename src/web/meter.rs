@@ -519,14 +519,14 @@ impl Meter {
     }
 
     /// Retention: raw entries older than 30 days fold into daily aggregates, aggregates older
-    /// than a year go; one transaction.
-    pub async fn prune(&self) -> Result<()> {
+    /// than a year go; one transaction. Gives back the records as they are after it.
+    pub async fn prune(&self) -> Result<(Vec<LedgerEntry>, Vec<DailyAggregate>)> {
         self.shared.pruned.set(true);
-        let entries = self.ledger(None).await?;
-        let daily = self.daily().await?;
+        let mut entries = self.ledger(None).await?;
+        let mut daily = self.daily().await?;
         let plan = usage::plan_retention(&entries, &daily, now_ms());
         if plan.is_empty() {
-            return Ok(());
+            return Ok((entries, daily));
         }
         let mut ops = Vec::new();
         for id in &plan.delete_entry_ids {
@@ -539,7 +539,9 @@ impl Meter {
         for id in &plan.delete_daily_ids {
             ops.push(Op::Delete(Table::Daily, id.as_str().into()));
         }
-        self.db().apply(&ops).await
+        self.db().apply(&ops).await?;
+        usage::apply_retention(&mut entries, &mut daily, &plan);
+        Ok((entries, daily))
     }
 
     /// `usageReport(query)`; the page's time zone unless the query names one.
@@ -547,9 +549,12 @@ impl Meter {
         if query.tz_offset_minutes.is_none() {
             query.tz_offset_minutes = Some(local_tz_offset_minutes());
         }
-        let _ = self.prune().await;
-        let entries = self.ledger(None).await?;
-        let daily = self.daily().await?;
+        // Pruning reads every record anyway: the report is made from what it leaves.
+        let (entries, daily) = match self.prune().await {
+            Ok(records) => records,
+            // Storage refused the pruning write: report from the records as they are.
+            Err(_) => (self.ledger(None).await?, self.daily().await?),
+        };
         usage::usage_report(&entries, &daily, &query)
     }
 
