@@ -171,6 +171,10 @@ async function setupVault(providers, config) {
       };
       for await (const chunk of vault.streamChat(request)) {
         if (chunk.type === 'content') output.textContent += chunk.delta;
+        // The rate limiter holds the call back: say so rather than stall silently.
+        if (chunk.type === 'wait') {
+          $('chat-meta').textContent = `waiting ${Math.ceil(chunk.waitMs / 1000)} s: ${chunk.message}`;
+        }
         if (chunk.type === 'done') {
           const cost = chunk.cost === null ? 'no price' : byok.formatCost(chunk.cost);
           $('chat-meta').textContent =
