@@ -29,6 +29,19 @@ pub const MAX_STRAY_BYTES: usize = 64 * 1024;
 /// A UTF-8 byte order mark, which the spec drops once, at the very start of the stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// What [`SseDecoder::judge_stray`] makes of the text outside any event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stray {
+    /// None, or only whitespace.
+    Nothing,
+    /// The start of a JSON value, not complete yet.
+    Partial,
+    /// A complete JSON value: for the protocol to tell whether it is the provider's error.
+    Json(serde_json::Value),
+    /// Anything else: the answer is not an event stream.
+    Garbage,
+}
+
 /// One dispatched event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SseEvent {
@@ -179,6 +192,24 @@ impl SseDecoder {
         self.skip_lf = false;
         self.at_stream_start = true;
         Ok(())
+    }
+
+    /// What the stray text seen so far amounts to. It is kept, not taken: a provider's JSON
+    /// error object, sent where events were expected, may arrive over several reads, so each
+    /// read looks at all of it again. `prefix` is cut first (llama.cpp's `error: {…}` line).
+    pub fn judge_stray(&self, at_end: bool, prefix: Option<&str>) -> Stray {
+        let text = self.stray.trim();
+        if text.is_empty() {
+            return Stray::Nothing;
+        }
+        let json = prefix
+            .and_then(|p| text.strip_prefix(p))
+            .map_or(text, str::trim_start);
+        match serde_json::from_str::<serde_json::Value>(json) {
+            Ok(v) => Stray::Json(v),
+            Err(e) if e.is_eof() && !at_end => Stray::Partial,
+            Err(_) => Stray::Garbage,
+        }
     }
 
     /// Hands over the stray lines seen so far (joined with `\n`) and forgets them.
@@ -1062,5 +1093,35 @@ mod tests {
             assert_eq!(decode_with(make(), pieces), whole);
             assert_eq!(decode_with(make(), bytes.chunks(1)), whole);
         }
+    }
+
+    #[test]
+    fn stray_text_is_judged_whole_across_reads() {
+        let mut d = SseDecoder::new();
+        let mut events = Vec::new();
+        assert_eq!(d.judge_stray(false, None), Stray::Nothing);
+        d.feed(b"{\n  \"error\": {\n", &mut events).unwrap();
+        assert_eq!(d.judge_stray(false, None), Stray::Partial);
+        assert_eq!(
+            d.judge_stray(true, None),
+            Stray::Garbage,
+            "cut off at the end"
+        );
+        d.feed(b"    \"message\": \"no\"\n  }\n}\n", &mut events)
+            .unwrap();
+        match d.judge_stray(false, None) {
+            Stray::Json(v) => assert_eq!(v["error"]["message"], "no"),
+            other => panic!("{other:?}"),
+        }
+        let mut d = SseDecoder::new();
+        d.feed(b"error: {\"code\":500}\n", &mut events).unwrap();
+        assert!(matches!(
+            d.judge_stray(false, Some("error:")),
+            Stray::Json(_)
+        ));
+        let mut d = SseDecoder::new();
+        d.feed(b"<html>Bad gateway</html>\n", &mut events).unwrap();
+        assert_eq!(d.judge_stray(false, None), Stray::Garbage);
+        assert!(events.is_empty());
     }
 }

@@ -39,7 +39,7 @@ use crate::core::chat::{
     Usage,
 };
 use crate::core::error::{ByokError, ErrorCode, Result};
-use crate::core::sse::{SseDecoder, SseEvent, MAX_STRAY_BYTES};
+use crate::core::sse::{SseDecoder, SseEvent, Stray};
 
 /// The `anthropic-version` every request carries: the current version, the one every SDK sends.
 pub const API_VERSION: &str = "2023-06-01";
@@ -995,7 +995,6 @@ pub struct AnthropicStream {
     calls: usize,
     done: bool,
     /// Text that was not part of any event, kept until it can be read as a whole.
-    stray: String,
     failed: Option<ByokError>,
 }
 
@@ -1029,7 +1028,6 @@ impl AnthropicStream {
             slots: Vec::new(),
             calls: 0,
             done: false,
-            stray: String::new(),
             failed: None,
         }
     }
@@ -1321,30 +1319,17 @@ impl AnthropicStream {
     /// where events were expected, possibly pretty-printed over several reads) is read once it
     /// is complete; anything else means the answer is not an event stream.
     fn check_stray(&mut self, at_end: bool) -> Result<()> {
-        let more = self.sse.take_stray();
         if self.done {
             return Ok(());
         }
-        if !more.is_empty() && self.stray.len() + more.len() < MAX_STRAY_BYTES {
-            if !self.stray.is_empty() {
-                self.stray.push('\n');
+        match self.sse.judge_stray(at_end, None) {
+            Stray::Nothing | Stray::Partial => Ok(()),
+            Stray::Json(v) if is_error_value(&v) || v.get("message").is_some() => {
+                Err(self.embedded(&v))
             }
-            self.stray.push_str(&more);
-        }
-        let text = self.stray.trim();
-        if text.is_empty() {
-            self.stray.clear();
-            return Ok(());
-        }
-        match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(v) if is_error_value(&v) || v.get("message").is_some() => Err(self.embedded(&v)),
-            Err(e) if e.is_eof() && !at_end => Ok(()),
-            _ => Err(provider_error(
+            _ => Err(super::not_an_event_stream(
                 &self.provider_name,
                 &self.provider_id,
-                ErrorCode::NetworkError,
-                "the answer is not an event stream",
-                &[],
             )),
         }
     }

@@ -52,7 +52,7 @@ use crate::core::chat::{
     ChatRequest, FinishReason, Role, Stop, ToolCall, ToolChoice, ToolMode, Usage,
 };
 use crate::core::error::{ByokError, ErrorCode, Result};
-use crate::core::sse::{SseDecoder, SseEvent, MAX_STRAY_BYTES};
+use crate::core::sse::{SseDecoder, SseEvent, Stray};
 
 /// Most texts Cohere embeds in one call.
 pub const MAX_EMBED_TEXTS: usize = 96;
@@ -1012,7 +1012,6 @@ pub struct CohereStream {
     calls: Vec<CallSlot>,
     done: bool,
     /// Text that was not part of any event, kept until it can be read as a whole.
-    stray: String,
     failed: Option<ByokError>,
 }
 
@@ -1041,7 +1040,6 @@ impl CohereStream {
             usage: Usage::default(),
             calls: Vec::new(),
             done: false,
-            stray: String::new(),
             failed: None,
         }
     }
@@ -1315,30 +1313,15 @@ impl CohereStream {
     /// events were expected, possibly over several reads) is read once complete; anything else
     /// means the answer is not an event stream.
     fn check_stray(&mut self, at_end: bool) -> Result<()> {
-        let more = self.sse.take_stray();
         if self.done {
             return Ok(());
         }
-        if !more.is_empty() && self.stray.len() + more.len() < MAX_STRAY_BYTES {
-            if !self.stray.is_empty() {
-                self.stray.push('\n');
-            }
-            self.stray.push_str(&more);
-        }
-        let text = self.stray.trim();
-        if text.is_empty() {
-            self.stray.clear();
-            return Ok(());
-        }
-        match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(v) if message_of(&v).is_some() => Err(self.embedded(&v)),
-            Err(e) if e.is_eof() && !at_end => Ok(()),
-            _ => Err(provider_error(
+        match self.sse.judge_stray(at_end, None) {
+            Stray::Nothing | Stray::Partial => Ok(()),
+            Stray::Json(v) if message_of(&v).is_some() => Err(self.embedded(&v)),
+            _ => Err(super::not_an_event_stream(
                 &self.provider_name,
                 &self.provider_id,
-                ErrorCode::NetworkError,
-                "the answer is not an event stream",
-                &[],
             )),
         }
     }

@@ -57,7 +57,7 @@ use crate::core::chat::{
 };
 use crate::core::collect::Collector;
 use crate::core::error::{ByokError, ErrorCode, Result};
-use crate::core::sse::{SseDecoder, SseEvent, MAX_STRAY_BYTES};
+use crate::core::sse::{SseDecoder, SseEvent, Stray};
 
 /// The model whose `countTokens` proves a Vertex token: a current, widely available model.
 /// Counting tokens is free, and it checks the token, the project, the region and the
@@ -1347,7 +1347,6 @@ pub struct GeminiStream {
     answer: Answer,
     done: bool,
     /// Text that was not part of any event, kept until it can be read as a whole.
-    stray: String,
     failed: Option<ByokError>,
 }
 
@@ -1376,7 +1375,6 @@ impl GeminiStream {
             secret: Zeroizing::new(ep.secret.to_owned()),
             answer: Answer::default(),
             done: false,
-            stray: String::new(),
             failed: None,
         }
     }
@@ -1464,31 +1462,16 @@ impl GeminiStream {
     /// after the answer began as bare JSON. Anything else means the body is not an event
     /// stream.
     fn check_stray(&mut self, at_end: bool) -> Result<()> {
-        let more = self.sse.take_stray();
-        if !more.is_empty() && self.stray.len() + more.len() < MAX_STRAY_BYTES {
-            if !self.stray.is_empty() {
-                self.stray.push('\n');
-            }
-            self.stray.push_str(&more);
-        }
-        let text = self.stray.trim();
-        if text.is_empty() {
-            self.stray.clear();
-            return Ok(());
-        }
-        match serde_json::from_str::<Value>(text) {
-            Ok(v)
+        match self.sse.judge_stray(at_end, None) {
+            Stray::Nothing | Stray::Partial => Ok(()),
+            Stray::Json(v)
                 if has_error(&v) || v.as_array().and_then(|a| a.first()).is_some_and(has_error) =>
             {
                 Err(self.embedded(&v))
             }
-            Err(e) if e.is_eof() && !at_end => Ok(()),
-            _ => Err(provider_error(
+            _ => Err(super::not_an_event_stream(
                 &self.provider_name,
                 &self.provider_id,
-                ErrorCode::NetworkError,
-                "the answer is not an event stream",
-                &[],
             )),
         }
     }

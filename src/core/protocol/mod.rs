@@ -317,6 +317,17 @@ pub struct ChatResponse {
     pub reported_cost: Option<f64>,
 }
 
+/// The error of an answer that should be an event stream and is not (an HTML page, text).
+pub fn not_an_event_stream(provider_name: &str, provider_id: &str) -> ByokError {
+    provider_error(
+        provider_name,
+        provider_id,
+        ErrorCode::NetworkError,
+        "the answer is not an event stream",
+        &[],
+    )
+}
+
 /// The longest provider text put into an error message, in characters: enough for any real
 /// explanation, short enough that a hostile body cannot flood a page's error display.
 pub const MAX_DETAIL_CHARS: usize = 300;

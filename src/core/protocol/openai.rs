@@ -35,7 +35,7 @@ use crate::core::chat::{
     Usage,
 };
 use crate::core::error::{ByokError, ErrorCode, Result};
-use crate::core::sse::{SseDecoder, SseEvent, MAX_STRAY_BYTES};
+use crate::core::sse::{SseDecoder, SseEvent, Stray};
 
 // ---------------------------------------------------------------------------------------------
 // The dialect
@@ -1447,7 +1447,6 @@ pub struct OpenAiStream {
     calls: Vec<CallSlot>,
     done: bool,
     /// Text that was not part of any event, kept until it can be read as a whole.
-    stray: String,
     failed: Option<ByokError>,
 }
 
@@ -1482,7 +1481,6 @@ impl OpenAiStream {
             refused: false,
             calls: Vec::new(),
             done: false,
-            stray: String::new(),
             failed: None,
         }
     }
@@ -1711,34 +1709,20 @@ impl OpenAiStream {
     /// where events were expected, possibly pretty-printed over several reads) is read once it
     /// is complete; anything else means the answer is not an event stream.
     fn check_stray(&mut self, at_end: bool) -> Result<()> {
-        let more = self.sse.take_stray();
         if self.done {
             return Ok(());
         }
-        if !more.is_empty() && self.stray.len() + more.len() < MAX_STRAY_BYTES {
-            if !self.stray.is_empty() {
-                self.stray.push('\n');
-            }
-            self.stray.push_str(&more);
-        }
-        let text = self.stray.trim();
-        if text.is_empty() {
-            self.stray.clear();
-            return Ok(());
-        }
         // llama.cpp reports a failure as an `error: {…}` line.
-        let json = text.strip_prefix("error:").map_or(text, str::trim_start);
-        match serde_json::from_str::<serde_json::Value>(json) {
-            Ok(v) if v.get("error").is_some_and(|e| !e.is_null()) || v.get("message").is_some() => {
+        match self.sse.judge_stray(at_end, Some("error:")) {
+            Stray::Nothing | Stray::Partial => Ok(()),
+            Stray::Json(v)
+                if v.get("error").is_some_and(|e| !e.is_null()) || v.get("message").is_some() =>
+            {
                 Err(self.embedded(&v))
             }
-            Err(e) if e.is_eof() && !at_end => Ok(()),
-            _ => Err(provider_error(
+            _ => Err(super::not_an_event_stream(
                 &self.provider_name,
                 &self.provider_id,
-                ErrorCode::NetworkError,
-                "the answer is not an event stream",
-                &[],
             )),
         }
     }
