@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use zeroize::Zeroizing;
 
 use super::{
-    generic_detail, provider_error, status_error, ChatResponse, Chunk, Endpoint, HttpRequest,
-    Method, StreamDecoder,
+    generic_detail, provider_error, sse_stream, status_error, ChatResponse, Chunk, Endpoint,
+    HttpRequest, Method, StreamDecoder,
 };
 use crate::core::catalog::Model;
 use crate::core::chat::{
@@ -1037,13 +1037,6 @@ impl AnthropicStream {
         self.done
     }
 
-    fn remember<T>(&mut self, result: Result<T>) -> Result<T> {
-        if let Err(e) = &result {
-            self.failed = Some(e.clone());
-        }
-        result
-    }
-
     /// Handles the events decoded so far.
     fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
         let mut events = mem::take(&mut self.events);
@@ -1335,47 +1328,47 @@ impl AnthropicStream {
     }
 }
 
+impl sse_stream::SseDialect for AnthropicStream {
+    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
+        (&mut self.sse, &mut self.events)
+    }
+
+    fn failed_slot(&mut self) -> &mut Option<ByokError> {
+        &mut self.failed
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider_id
+    }
+
+    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
+        AnthropicStream::drain(self, out)
+    }
+
+    fn check_stray(&mut self, at_end: bool) -> Result<()> {
+        AnthropicStream::check_stray(self, at_end)
+    }
+
+    fn truncated(&self) -> ByokError {
+        AnthropicStream::truncated(self)
+    }
+
+    fn complete(&mut self, _out: &mut Vec<Chunk>) -> Result<()> {
+        if self.done {
+            Ok(())
+        } else {
+            Err(self.truncated())
+        }
+    }
+}
+
 impl StreamDecoder for AnthropicStream {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<Chunk>) -> Result<()> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let decoded = self.sse.feed(bytes, &mut self.events);
-        // Events decoded before an oversized one are still delivered.
-        let provider = self.provider_id.clone();
-        let result = self
-            .drain(out)
-            .and_then(|()| decoded.map_err(|e| e.with_provider(provider)))
-            .and_then(|()| self.check_stray(false));
-        self.remember(result)
+        sse_stream::feed(self, bytes, out)
     }
 
     fn finish(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let decoded = self.sse.finish(&mut self.events);
-        let provider = self.provider_id.clone();
-        let result = self
-            .drain(out)
-            // An event left unreadable at the end of the body is one that was cut off.
-            .map_err(|e| {
-                if e.code == ErrorCode::NetworkError {
-                    self.truncated()
-                } else {
-                    e
-                }
-            })
-            .and_then(|()| decoded.map_err(|e| e.with_provider(provider)))
-            .and_then(|()| self.check_stray(true))
-            .and_then(|()| {
-                if self.done {
-                    Ok(())
-                } else {
-                    Err(self.truncated())
-                }
-            });
-        self.remember(result)
+        sse_stream::finish(self, out)
     }
 
     fn usage(&self) -> Usage {

@@ -45,8 +45,8 @@ use super::openai::{
     plain_text, wire_content, WireCall, WireContent, WireFunctionCall, WireFunctionDef, WireTool,
 };
 use super::{
-    generic_detail, provider_error, status_error, ChatResponse, Chunk, Embeddings, Endpoint,
-    HttpRequest, Method, StreamDecoder,
+    generic_detail, provider_error, sse_stream, status_error, ChatResponse, Chunk, Embeddings,
+    Endpoint, HttpRequest, Method, StreamDecoder,
 };
 use crate::core::chat::{
     ChatRequest, FinishReason, Role, Stop, ToolCall, ToolChoice, ToolMode, Usage,
@@ -1049,13 +1049,6 @@ impl CohereStream {
         self.done
     }
 
-    fn remember<T>(&mut self, result: Result<T>) -> Result<T> {
-        if let Err(e) = &result {
-            self.failed = Some(e.clone());
-        }
-        result
-    }
-
     fn secrets(&self) -> [&str; 1] {
         [self.secret.as_str()]
     }
@@ -1327,46 +1320,47 @@ impl CohereStream {
     }
 }
 
+impl sse_stream::SseDialect for CohereStream {
+    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
+        (&mut self.sse, &mut self.events)
+    }
+
+    fn failed_slot(&mut self) -> &mut Option<ByokError> {
+        &mut self.failed
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider_id
+    }
+
+    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
+        CohereStream::drain(self, out)
+    }
+
+    fn check_stray(&mut self, at_end: bool) -> Result<()> {
+        CohereStream::check_stray(self, at_end)
+    }
+
+    fn truncated(&self) -> ByokError {
+        CohereStream::truncated(self)
+    }
+
+    fn complete(&mut self, _out: &mut Vec<Chunk>) -> Result<()> {
+        if self.done {
+            Ok(())
+        } else {
+            Err(self.truncated())
+        }
+    }
+}
+
 impl StreamDecoder for CohereStream {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<Chunk>) -> Result<()> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let decoded = self.sse.feed(bytes, &mut self.events);
-        let provider = self.provider_id.clone();
-        let result = self
-            .drain(out)
-            .and_then(|()| decoded.map_err(|e| e.with_provider(provider)))
-            .and_then(|()| self.check_stray(false));
-        self.remember(result)
+        sse_stream::feed(self, bytes, out)
     }
 
     fn finish(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let decoded = self.sse.finish(&mut self.events);
-        let provider = self.provider_id.clone();
-        let result = self
-            .drain(out)
-            // An event left unreadable at the end of the body is one that was cut off.
-            .map_err(|e| {
-                if e.code == ErrorCode::NetworkError {
-                    self.truncated()
-                } else {
-                    e
-                }
-            })
-            .and_then(|()| decoded.map_err(|e| e.with_provider(provider)))
-            .and_then(|()| self.check_stray(true))
-            .and_then(|()| {
-                if self.done {
-                    Ok(())
-                } else {
-                    Err(self.truncated())
-                }
-            });
-        self.remember(result)
+        sse_stream::finish(self, out)
     }
 
     fn usage(&self) -> Usage {

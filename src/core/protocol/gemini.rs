@@ -48,8 +48,8 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::{
-    generic_detail, http_error, provider_error, ChatResponse, Chunk, Embeddings, Endpoint,
-    HttpRequest, Method, StreamDecoder,
+    generic_detail, http_error, provider_error, sse_stream, ChatResponse, Chunk, Embeddings,
+    Endpoint, HttpRequest, Method, StreamDecoder,
 };
 use crate::core::chat::{
     ChatRequest, Content, ContentPart, FinishReason, Message, Role, Stop, ToolChoice, ToolMode,
@@ -1384,13 +1384,6 @@ impl GeminiStream {
         self.done
     }
 
-    fn remember<T>(&mut self, result: Result<T>) -> Result<T> {
-        if let Err(e) = &result {
-            self.failed = Some(e.clone());
-        }
-        result
-    }
-
     fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
         let mut events = mem::take(&mut self.events);
         let mut result = Ok(());
@@ -1477,52 +1470,53 @@ impl GeminiStream {
     }
 }
 
+impl sse_stream::SseDialect for GeminiStream {
+    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
+        (&mut self.sse, &mut self.events)
+    }
+
+    fn failed_slot(&mut self) -> &mut Option<ByokError> {
+        &mut self.failed
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider_id
+    }
+
+    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
+        GeminiStream::drain(self, out)
+    }
+
+    fn check_stray(&mut self, at_end: bool) -> Result<()> {
+        GeminiStream::check_stray(self, at_end)
+    }
+
+    fn truncated(&self) -> ByokError {
+        GeminiStream::truncated(self)
+    }
+
+    fn complete(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
+        if self.answer.complete() {
+            self.answer.end(out);
+            self.done = true;
+            Ok(())
+        } else {
+            Err(self.truncated())
+        }
+    }
+
+    fn ended_early(&self) -> bool {
+        self.done
+    }
+}
+
 impl StreamDecoder for GeminiStream {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<Chunk>) -> Result<()> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let decoded = self.sse.feed(bytes, &mut self.events);
-        let provider = self.provider_id.clone();
-        // Events decoded before an oversized one are still delivered.
-        let result = self
-            .drain(out)
-            .and_then(|()| decoded.map_err(|e| e.with_provider(provider)))
-            .and_then(|()| self.check_stray(false));
-        self.remember(result)
+        sse_stream::feed(self, bytes, out)
     }
 
     fn finish(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        if self.done {
-            return Ok(());
-        }
-        let decoded = self.sse.finish(&mut self.events);
-        let provider = self.provider_id.clone();
-        let result = self
-            .drain(out)
-            // An event left unreadable at the end of the body is one that was cut off.
-            .map_err(|e| {
-                if e.code == ErrorCode::NetworkError {
-                    self.truncated()
-                } else {
-                    e
-                }
-            })
-            .and_then(|()| decoded.map_err(|e| e.with_provider(provider)))
-            .and_then(|()| self.check_stray(true))
-            .and_then(|()| {
-                if self.answer.complete() {
-                    self.answer.end(out);
-                    self.done = true;
-                    Ok(())
-                } else {
-                    Err(self.truncated())
-                }
-            });
-        self.remember(result)
+        sse_stream::finish(self, out)
     }
 
     fn usage(&self) -> Usage {

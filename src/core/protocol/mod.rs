@@ -25,6 +25,7 @@ pub mod cohere;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;
+mod sse_stream;
 
 /// One wire dialect, as the browser shell drives it: build a request, send it, read the answer
 /// with [`Wire::parse_chat_response`] or a [`Wire::stream_decoder`], map an error status.

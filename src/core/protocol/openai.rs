@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{
-    generic_detail, provider_error, status_error, ChatResponse, Chunk, Endpoint, HttpRequest,
-    Method, StreamDecoder,
+    generic_detail, provider_error, sse_stream, status_error, ChatResponse, Chunk, Endpoint,
+    HttpRequest, Method, StreamDecoder,
 };
 use crate::core::catalog::{Model, Protocol, Provider};
 use crate::core::chat::{
@@ -1490,17 +1490,6 @@ impl OpenAiStream {
         self.done
     }
 
-    fn remember<T>(&mut self, result: Result<T>) -> Result<T> {
-        if let Err(e) = &result {
-            self.failed = Some(e.clone());
-        }
-        result
-    }
-
-    fn sse_error(&self, e: ByokError) -> ByokError {
-        e.with_provider(self.provider_id.as_str())
-    }
-
     /// Handles the events decoded so far.
     fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
         let mut events = mem::take(&mut self.events);
@@ -1728,45 +1717,47 @@ impl OpenAiStream {
     }
 }
 
+impl sse_stream::SseDialect for OpenAiStream {
+    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
+        (&mut self.sse, &mut self.events)
+    }
+
+    fn failed_slot(&mut self) -> &mut Option<ByokError> {
+        &mut self.failed
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider_id
+    }
+
+    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
+        OpenAiStream::drain(self, out)
+    }
+
+    fn check_stray(&mut self, at_end: bool) -> Result<()> {
+        OpenAiStream::check_stray(self, at_end)
+    }
+
+    fn truncated(&self) -> ByokError {
+        OpenAiStream::truncated(self)
+    }
+
+    fn complete(&mut self, _out: &mut Vec<Chunk>) -> Result<()> {
+        if self.done {
+            Ok(())
+        } else {
+            Err(self.truncated())
+        }
+    }
+}
+
 impl StreamDecoder for OpenAiStream {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<Chunk>) -> Result<()> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let decoded = self.sse.feed(bytes, &mut self.events);
-        // Events decoded before an oversized one are still delivered.
-        let result = self
-            .drain(out)
-            .and_then(|()| decoded.map_err(|e| self.sse_error(e)))
-            .and_then(|()| self.check_stray(false));
-        self.remember(result)
+        sse_stream::feed(self, bytes, out)
     }
 
     fn finish(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let decoded = self.sse.finish(&mut self.events);
-        let result = self
-            .drain(out)
-            // An event left unreadable at the end of the body is one that was cut off.
-            .map_err(|e| {
-                if e.code == ErrorCode::NetworkError {
-                    self.truncated()
-                } else {
-                    e
-                }
-            })
-            .and_then(|()| decoded.map_err(|e| self.sse_error(e)))
-            .and_then(|()| self.check_stray(true))
-            .and_then(|()| {
-                if self.done {
-                    Ok(())
-                } else {
-                    Err(self.truncated())
-                }
-            });
-        self.remember(result)
+        sse_stream::finish(self, out)
     }
 
     fn usage(&self) -> Usage {
