@@ -1037,24 +1037,6 @@ impl AnthropicStream {
         self.done
     }
 
-    /// Handles the events decoded so far.
-    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        let mut events = mem::take(&mut self.events);
-        let mut result = Ok(());
-        for ev in &events {
-            if self.done {
-                break;
-            }
-            if let Err(e) = self.on_event(ev, out) {
-                result = Err(e);
-                break;
-            }
-        }
-        events.clear();
-        self.events = events;
-        result
-    }
-
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<Chunk>) -> Result<()> {
         let data = ev.data.trim_ascii();
         if data.is_empty() {
@@ -1250,17 +1232,6 @@ impl AnthropicStream {
         self.usage_seen = true;
     }
 
-    fn truncated(&self) -> ByokError {
-        ByokError::new(
-            ErrorCode::NetworkError,
-            format!(
-                "the stream from {} ended before it was complete",
-                self.provider_name
-            ),
-        )
-        .with_provider(self.provider_id.as_str())
-    }
-
     fn secrets(&self) -> [&str; 1] {
         [self.secret.as_str()]
     }
@@ -1307,6 +1278,38 @@ impl AnthropicStream {
             &[],
         )
     }
+}
+
+impl sse_stream::SseDialect for AnthropicStream {
+    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
+        (&mut self.sse, &mut self.events)
+    }
+
+    fn failed_slot(&mut self) -> &mut Option<ByokError> {
+        &mut self.failed
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider_id
+    }
+
+    /// Handles the events decoded so far.
+    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
+        let mut events = mem::take(&mut self.events);
+        let mut result = Ok(());
+        for ev in &events {
+            if self.done {
+                break;
+            }
+            if let Err(e) = self.on_event(ev, out) {
+                result = Err(e);
+                break;
+            }
+        }
+        events.clear();
+        self.events = events;
+        result
+    }
 
     /// Looks at text that was not part of any event. A bare JSON object (an error body sent
     /// where events were expected, possibly pretty-printed over several reads) is read once it
@@ -1326,31 +1329,16 @@ impl AnthropicStream {
             )),
         }
     }
-}
-
-impl sse_stream::SseDialect for AnthropicStream {
-    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
-        (&mut self.sse, &mut self.events)
-    }
-
-    fn failed_slot(&mut self) -> &mut Option<ByokError> {
-        &mut self.failed
-    }
-
-    fn provider(&self) -> &str {
-        &self.provider_id
-    }
-
-    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        AnthropicStream::drain(self, out)
-    }
-
-    fn check_stray(&mut self, at_end: bool) -> Result<()> {
-        AnthropicStream::check_stray(self, at_end)
-    }
 
     fn truncated(&self) -> ByokError {
-        AnthropicStream::truncated(self)
+        ByokError::new(
+            ErrorCode::NetworkError,
+            format!(
+                "the stream from {} ended before it was complete",
+                self.provider_name
+            ),
+        )
+        .with_provider(self.provider_id.as_str())
     }
 
     fn complete(&mut self, _out: &mut Vec<Chunk>) -> Result<()> {

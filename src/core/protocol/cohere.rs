@@ -1053,23 +1053,6 @@ impl CohereStream {
         [self.secret.as_str()]
     }
 
-    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        let mut events = mem::take(&mut self.events);
-        let mut result = Ok(());
-        for ev in &events {
-            if self.done {
-                break;
-            }
-            if let Err(e) = self.on_event(ev, out) {
-                result = Err(e);
-                break;
-            }
-        }
-        events.clear();
-        self.events = events;
-        result
-    }
-
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<Chunk>) -> Result<()> {
         let data = ev.data.trim_ascii();
         if ev.event == "error" {
@@ -1253,17 +1236,6 @@ impl CohereStream {
         Ok(())
     }
 
-    fn truncated(&self) -> ByokError {
-        ByokError::new(
-            ErrorCode::NetworkError,
-            format!(
-                "the stream from {} ended before it was complete",
-                self.provider_name
-            ),
-        )
-        .with_provider(self.provider_id.as_str())
-    }
-
     fn embedded(&self, value: &serde_json::Value) -> ByokError {
         embedded_error(
             &self.provider_name,
@@ -1301,6 +1273,37 @@ impl CohereStream {
             ),
         }
     }
+}
+
+impl sse_stream::SseDialect for CohereStream {
+    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
+        (&mut self.sse, &mut self.events)
+    }
+
+    fn failed_slot(&mut self) -> &mut Option<ByokError> {
+        &mut self.failed
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider_id
+    }
+
+    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
+        let mut events = mem::take(&mut self.events);
+        let mut result = Ok(());
+        for ev in &events {
+            if self.done {
+                break;
+            }
+            if let Err(e) = self.on_event(ev, out) {
+                result = Err(e);
+                break;
+            }
+        }
+        events.clear();
+        self.events = events;
+        result
+    }
 
     /// Looks at text that was not part of any event. A bare JSON error object (sent where
     /// events were expected, possibly over several reads) is read once complete; anything else
@@ -1318,31 +1321,16 @@ impl CohereStream {
             )),
         }
     }
-}
-
-impl sse_stream::SseDialect for CohereStream {
-    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
-        (&mut self.sse, &mut self.events)
-    }
-
-    fn failed_slot(&mut self) -> &mut Option<ByokError> {
-        &mut self.failed
-    }
-
-    fn provider(&self) -> &str {
-        &self.provider_id
-    }
-
-    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        CohereStream::drain(self, out)
-    }
-
-    fn check_stray(&mut self, at_end: bool) -> Result<()> {
-        CohereStream::check_stray(self, at_end)
-    }
 
     fn truncated(&self) -> ByokError {
-        CohereStream::truncated(self)
+        ByokError::new(
+            ErrorCode::NetworkError,
+            format!(
+                "the stream from {} ended before it was complete",
+                self.provider_name
+            ),
+        )
+        .with_provider(self.provider_id.as_str())
     }
 
     fn complete(&mut self, _out: &mut Vec<Chunk>) -> Result<()> {

@@ -1384,19 +1384,6 @@ impl GeminiStream {
         self.done
     }
 
-    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        let mut events = mem::take(&mut self.events);
-        let mut result = Ok(());
-        for ev in events.drain(..) {
-            if let Err(e) = self.on_event(ev, out) {
-                result = Err(e);
-                break;
-            }
-        }
-        self.events = events;
-        result
-    }
-
     fn on_event(&mut self, ev: SseEvent, out: &mut Vec<Chunk>) -> Result<()> {
         let data = ev.data.trim_ascii();
         if data.is_empty() {
@@ -1420,17 +1407,6 @@ impl GeminiStream {
         }
     }
 
-    fn truncated(&self) -> ByokError {
-        ByokError::new(
-            ErrorCode::NetworkError,
-            format!(
-                "the stream from {} ended before it was complete",
-                self.provider_name
-            ),
-        )
-        .with_provider(self.provider_id.as_str())
-    }
-
     fn embedded(&self, value: &Value) -> ByokError {
         embedded_error(
             &self.provider_name,
@@ -1450,6 +1426,33 @@ impl GeminiStream {
             &[],
         )
     }
+}
+
+impl sse_stream::SseDialect for GeminiStream {
+    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
+        (&mut self.sse, &mut self.events)
+    }
+
+    fn failed_slot(&mut self) -> &mut Option<ByokError> {
+        &mut self.failed
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider_id
+    }
+
+    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
+        let mut events = mem::take(&mut self.events);
+        let mut result = Ok(());
+        for ev in events.drain(..) {
+            if let Err(e) = self.on_event(ev, out) {
+                result = Err(e);
+                break;
+            }
+        }
+        self.events = events;
+        result
+    }
 
     /// Looks at text that was not part of any event: Google sends an error that happens
     /// after the answer began as bare JSON. Anything else means the body is not an event
@@ -1468,31 +1471,16 @@ impl GeminiStream {
             )),
         }
     }
-}
-
-impl sse_stream::SseDialect for GeminiStream {
-    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
-        (&mut self.sse, &mut self.events)
-    }
-
-    fn failed_slot(&mut self) -> &mut Option<ByokError> {
-        &mut self.failed
-    }
-
-    fn provider(&self) -> &str {
-        &self.provider_id
-    }
-
-    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        GeminiStream::drain(self, out)
-    }
-
-    fn check_stray(&mut self, at_end: bool) -> Result<()> {
-        GeminiStream::check_stray(self, at_end)
-    }
 
     fn truncated(&self) -> ByokError {
-        GeminiStream::truncated(self)
+        ByokError::new(
+            ErrorCode::NetworkError,
+            format!(
+                "the stream from {} ended before it was complete",
+                self.provider_name
+            ),
+        )
+        .with_provider(self.provider_id.as_str())
     }
 
     fn complete(&mut self, out: &mut Vec<Chunk>) -> Result<()> {

@@ -1490,24 +1490,6 @@ impl OpenAiStream {
         self.done
     }
 
-    /// Handles the events decoded so far.
-    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        let mut events = mem::take(&mut self.events);
-        let mut result = Ok(());
-        for ev in &events {
-            if self.done {
-                break;
-            }
-            if let Err(e) = self.on_event(ev, out) {
-                result = Err(e);
-                break;
-            }
-        }
-        events.clear();
-        self.events = events;
-        result
-    }
-
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<Chunk>) -> Result<()> {
         let data = ev.data.trim_ascii();
         if ev.event == "error" {
@@ -1640,17 +1622,6 @@ impl OpenAiStream {
         });
     }
 
-    fn truncated(&self) -> ByokError {
-        ByokError::new(
-            ErrorCode::NetworkError,
-            format!(
-                "the stream from {} ended before it was complete",
-                self.provider_name
-            ),
-        )
-        .with_provider(self.provider_id.as_str())
-    }
-
     fn secrets(&self) -> [&str; 1] {
         [self.secret.as_str()]
     }
@@ -1693,6 +1664,38 @@ impl OpenAiStream {
             ),
         }
     }
+}
+
+impl sse_stream::SseDialect for OpenAiStream {
+    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
+        (&mut self.sse, &mut self.events)
+    }
+
+    fn failed_slot(&mut self) -> &mut Option<ByokError> {
+        &mut self.failed
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider_id
+    }
+
+    /// Handles the events decoded so far.
+    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
+        let mut events = mem::take(&mut self.events);
+        let mut result = Ok(());
+        for ev in &events {
+            if self.done {
+                break;
+            }
+            if let Err(e) = self.on_event(ev, out) {
+                result = Err(e);
+                break;
+            }
+        }
+        events.clear();
+        self.events = events;
+        result
+    }
 
     /// Looks at text that was not part of any event. A bare JSON object (an error body sent
     /// where events were expected, possibly pretty-printed over several reads) is read once it
@@ -1715,31 +1718,16 @@ impl OpenAiStream {
             )),
         }
     }
-}
-
-impl sse_stream::SseDialect for OpenAiStream {
-    fn sse_parts(&mut self) -> (&mut SseDecoder, &mut Vec<SseEvent>) {
-        (&mut self.sse, &mut self.events)
-    }
-
-    fn failed_slot(&mut self) -> &mut Option<ByokError> {
-        &mut self.failed
-    }
-
-    fn provider(&self) -> &str {
-        &self.provider_id
-    }
-
-    fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        OpenAiStream::drain(self, out)
-    }
-
-    fn check_stray(&mut self, at_end: bool) -> Result<()> {
-        OpenAiStream::check_stray(self, at_end)
-    }
 
     fn truncated(&self) -> ByokError {
-        OpenAiStream::truncated(self)
+        ByokError::new(
+            ErrorCode::NetworkError,
+            format!(
+                "the stream from {} ended before it was complete",
+                self.provider_name
+            ),
+        )
+        .with_provider(self.provider_id.as_str())
     }
 
     fn complete(&mut self, _out: &mut Vec<Chunk>) -> Result<()> {
