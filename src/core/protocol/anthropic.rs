@@ -1252,13 +1252,7 @@ impl AnthropicStream {
                 let wrapped = serde_json::json!({ "error": e });
                 self.embedded(&wrapped)
             }
-            _ => provider_error(
-                &self.provider_name,
-                &self.provider_id,
-                ErrorCode::ProviderUnavailable,
-                "the service reported an error in the stream",
-                &[],
-            ),
+            _ => super::unreadable_error_event(&self.provider_name, &self.provider_id),
         }
     }
 
@@ -1270,13 +1264,7 @@ impl AnthropicStream {
             return self.error_event(None);
         }
         // Never quote the event: it is the model's answer, or worse.
-        provider_error(
-            &self.provider_name,
-            &self.provider_id,
-            ErrorCode::NetworkError,
-            "the stream held an event that could not be read",
-            &[],
-        )
+        super::unreadable_event(&self.provider_name, &self.provider_id)
     }
 }
 
@@ -1295,20 +1283,7 @@ impl sse_stream::SseDialect for AnthropicStream {
 
     /// Handles the events decoded so far.
     fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        let mut events = mem::take(&mut self.events);
-        let mut result = Ok(());
-        for ev in &events {
-            if self.done {
-                break;
-            }
-            if let Err(e) = self.on_event(ev, out) {
-                result = Err(e);
-                break;
-            }
-        }
-        events.clear();
-        self.events = events;
-        result
+        sse_stream::drain_each(self, out, Self::on_event, |s| s.done)
     }
 
     /// Looks at text that was not part of any event. A bare JSON object (an error body sent

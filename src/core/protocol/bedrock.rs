@@ -1099,13 +1099,7 @@ impl BedrockStream {
 
     fn unreadable(&self) -> ByokError {
         // Never quote the event: it is the model's answer.
-        provider_error(
-            &self.provider_name,
-            &self.provider_id,
-            ErrorCode::NetworkError,
-            "the stream held an event that could not be read",
-            &[],
-        )
+        super::unreadable_event(&self.provider_name, &self.provider_id)
     }
 
     /// Handles the frames decoded so far.

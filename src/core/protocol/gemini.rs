@@ -1418,13 +1418,7 @@ impl GeminiStream {
 
     fn unreadable_event(&self) -> ByokError {
         // Never quote the event: it is the model's answer, or worse.
-        provider_error(
-            &self.provider_name,
-            &self.provider_id,
-            ErrorCode::NetworkError,
-            "the stream held an event that could not be read",
-            &[],
-        )
+        super::unreadable_event(&self.provider_name, &self.provider_id)
     }
 }
 

@@ -329,6 +329,29 @@ pub fn not_an_event_stream(provider_name: &str, provider_id: &str) -> ByokError 
     )
 }
 
+/// The error of a stream event that could not be read. The event is never quoted: it is the
+/// model's answer, or worse.
+pub fn unreadable_event(provider_name: &str, provider_id: &str) -> ByokError {
+    provider_error(
+        provider_name,
+        provider_id,
+        ErrorCode::NetworkError,
+        "the stream held an event that could not be read",
+        &[],
+    )
+}
+
+/// The error of a stream's error event whose body could not be read.
+pub fn unreadable_error_event(provider_name: &str, provider_id: &str) -> ByokError {
+    provider_error(
+        provider_name,
+        provider_id,
+        ErrorCode::ProviderUnavailable,
+        "the service reported an error in the stream",
+        &[],
+    )
+}
+
 /// The longest provider text put into an error message, in characters: enough for any real
 /// explanation, short enough that a hostile body cannot flood a page's error display.
 pub const MAX_DETAIL_CHARS: usize = 300;

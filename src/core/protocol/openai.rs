@@ -19,7 +19,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::mem;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -1643,25 +1642,13 @@ impl OpenAiStream {
             }
         }
         // Never quote the event: it is the model's answer, or worse.
-        provider_error(
-            &self.provider_name,
-            &self.provider_id,
-            ErrorCode::NetworkError,
-            "the stream held an event that could not be read",
-            &[],
-        )
+        super::unreadable_event(&self.provider_name, &self.provider_id)
     }
 
     fn error_event(&self, data: &str) -> ByokError {
         match serde_json::from_str::<serde_json::Value>(data) {
             Ok(v) => self.embedded(&v),
-            Err(_) => provider_error(
-                &self.provider_name,
-                &self.provider_id,
-                ErrorCode::ProviderUnavailable,
-                "the service reported an error in the stream",
-                &[],
-            ),
+            Err(_) => super::unreadable_error_event(&self.provider_name, &self.provider_id),
         }
     }
 }
@@ -1681,20 +1668,7 @@ impl sse_stream::SseDialect for OpenAiStream {
 
     /// Handles the events decoded so far.
     fn drain(&mut self, out: &mut Vec<Chunk>) -> Result<()> {
-        let mut events = mem::take(&mut self.events);
-        let mut result = Ok(());
-        for ev in &events {
-            if self.done {
-                break;
-            }
-            if let Err(e) = self.on_event(ev, out) {
-                result = Err(e);
-                break;
-            }
-        }
-        events.clear();
-        self.events = events;
-        result
+        sse_stream::drain_each(self, out, Self::on_event, |s| s.done)
     }
 
     /// Looks at text that was not part of any event. A bare JSON object (an error body sent

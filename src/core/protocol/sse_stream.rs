@@ -33,6 +33,30 @@ pub(crate) trait SseDialect {
     }
 }
 
+/// The usual [`SseDialect::drain`]: each decoded event in turn to `on_event`, none after the
+/// answer is `done` or after the first failure; the event buffer is kept for reuse.
+pub(crate) fn drain_each<D: SseDialect>(
+    d: &mut D,
+    out: &mut Vec<Chunk>,
+    on_event: fn(&mut D, &SseEvent, &mut Vec<Chunk>) -> Result<()>,
+    done: fn(&D) -> bool,
+) -> Result<()> {
+    let mut events = std::mem::take(d.sse_parts().1);
+    let mut result = Ok(());
+    for ev in &events {
+        if done(d) {
+            break;
+        }
+        if let Err(e) = on_event(d, ev, out) {
+            result = Err(e);
+            break;
+        }
+    }
+    events.clear();
+    *d.sse_parts().1 = events;
+    result
+}
+
 fn remember<D: SseDialect>(d: &mut D, result: Result<()>) -> Result<()> {
     if let Err(e) = &result {
         *d.failed_slot() = Some(e.clone());
